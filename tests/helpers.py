@@ -1,0 +1,108 @@
+"""A small browser for tests: real HTTP requests, a cookie jar, parsed Set-Cookie."""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import parsedate_to_datetime
+from http.cookies import SimpleCookie
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+
+
+class Response:
+    """An HTTP response with its body as text and its Set-Cookie headers parsed."""
+
+    def __init__(self, raw: HTTPResponse) -> None:
+        self.raw = raw
+        self.code = raw.code
+        self.headers = raw.headers
+        self.text = raw.body.decode("utf-8", "replace") if raw.body else ""
+        self.set_cookies: dict[str, dict[str, Any]] = {}
+        self.set_cookie_lines = raw.headers.get_list("Set-Cookie")
+        for line in self.set_cookie_lines:
+            jar: SimpleCookie = SimpleCookie()
+            jar.load(line)
+            for name, morsel in jar.items():
+                attrs: dict[str, Any] = {"value": morsel.value}
+                for key in ("path", "domain", "max-age", "expires", "samesite"):
+                    if morsel[key]:
+                        attrs[key] = morsel[key]
+                attrs["secure"] = bool(morsel["secure"])
+                attrs["httponly"] = bool(morsel["httponly"])
+                attrs["line"] = line
+                self.set_cookies[name] = attrs
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def cookie(self, name: str) -> dict[str, Any]:
+        return self.set_cookies[name]
+
+
+def _deleting(attrs: dict[str, Any]) -> bool:
+    if attrs["value"] == "":
+        return True
+    if "max-age" in attrs and int(attrs["max-age"]) <= 0:
+        return True
+    if "expires" in attrs:
+        return parsedate_to_datetime(attrs["expires"]).timestamp() < time.time()
+    return False
+
+
+class Browser:
+    """Sends real requests to one server and keeps the cookies it is sent
+    (by name only: enough for these tests)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.jar: dict[str, str] = {}
+        self.client = AsyncHTTPClient()
+
+    def fork(self) -> Browser:
+        """A second browser on the same server with a copy of this jar."""
+        other = Browser(self.base_url)
+        other.jar = dict(self.jar)
+        return other
+
+    async def request(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        cookie: str | None = None,
+        keep: bool = True,
+    ) -> Response:
+        """``cookie`` replaces the jar's Cookie header with the given raw text."""
+        all_headers = dict(headers or {})
+        if cookie is not None:
+            all_headers["Cookie"] = cookie
+        elif self.jar:
+            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.jar.items())
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        raw = await self.client.fetch(
+            self.base_url + path,
+            method=method,
+            body=body,
+            headers=all_headers,
+            raise_error=False,
+            follow_redirects=False,
+        )
+        response = Response(raw)
+        if keep:
+            for name, attrs in response.set_cookies.items():
+                if _deleting(attrs):
+                    self.jar.pop(name, None)
+                else:
+                    self.jar[name] = attrs["value"]
+        return response
+
+    async def get(self, path: str, **kwargs: Any) -> Response:
+        return await self.request(path, **kwargs)
+
+    async def post(self, path: str, body: Any = None, **kwargs: Any) -> Response:
+        return await self.request(path, method="POST", body=body if body is not None else "", **kwargs)

@@ -1,0 +1,436 @@
+"""The :class:`Database` protocol that session stores implement, and
+:class:`MemoryDatabase`, the embedded default store.
+
+A request loads its session in one call (:meth:`Database.load`) and records
+its changes as a list of :class:`Op`; at the end of the request they are
+applied in one call (:meth:`Database.commit`), atomically and per key, so
+concurrent requests that change different keys both survive and increments
+add up. Stores file sessions under :func:`tornsess.ids.store_key` (a SHA-256
+of the id), never under the id itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Callable, Literal, NamedTuple, Protocol, runtime_checkable
+
+from . import codec
+from .errors import ImmutableEntry, SessionInterrupted
+from .ids import store_key
+
+__all__ = [
+    "Database",
+    "MemoryDatabase",
+    "Op",
+    "OpKind",
+    "Record",
+    "apply_ops",
+]
+
+log = logging.getLogger("tornsess")
+
+OpKind = Literal[
+    "set",
+    "set_immutable",
+    "delete",
+    "clear",
+    "incr",
+    "flash_set",
+    "flash_delete",
+    "flash_clear",
+]
+
+_EMPTY: Mapping[str, str] = {}
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+class Op(NamedTuple):
+    """One change a request made to its session, in the order it was made.
+
+    ``value`` is the :mod:`tornsess.codec` text of the value for ``set``,
+    ``set_immutable`` and ``flash_set``, and of the amount for ``incr``.
+    """
+
+    kind: OpKind
+    key: str = ""
+    value: str = ""
+
+
+class Record:
+    """A loaded session: what :meth:`Database.load` returns.
+
+    ``values`` and ``flashes`` map keys to :mod:`tornsess.codec` text;
+    ``immutable`` holds the keys written with ``set_immutable``. Times are
+    UNIX timestamps: ``deadline`` is the absolute end of life (``None``: no
+    absolute limit) and ``expires_at`` the instant the store may forget the
+    session (the earlier of ``deadline`` and last access plus the idle
+    timeout; ``None``: never). Callers must not mutate the mappings.
+    """
+
+    __slots__ = (
+        "values",
+        "immutable",
+        "flashes",
+        "created",
+        "accessed",
+        "deadline",
+        "expires_at",
+    )
+
+    def __init__(
+        self,
+        values: Mapping[str, str],
+        immutable: frozenset[str],
+        flashes: Mapping[str, str],
+        created: float,
+        accessed: float,
+        deadline: float | None,
+        expires_at: float | None,
+    ) -> None:
+        self.values = values
+        self.immutable = immutable
+        self.flashes = flashes
+        self.created = created
+        self.accessed = accessed
+        self.deadline = deadline
+        self.expires_at = expires_at
+
+    def __repr__(self) -> str:
+        return (
+            f"Record(values={dict(self.values)!r}, immutable={set(self.immutable)!r}, "
+            f"flashes={dict(self.flashes)!r}, created={self.created!r}, "
+            f"accessed={self.accessed!r}, deadline={self.deadline!r}, "
+            f"expires_at={self.expires_at!r})"
+        )
+
+
+def _add(current: str | None, amount: str, key: str) -> str:
+    base = 0 if current is None else codec.loads(current)
+    step = codec.loads(amount)
+    if type(base) not in (int, float):
+        raise TypeError(f"cannot increment {key!r}: it holds {type(base).__name__}")
+    return codec.dumps(base + step)
+
+
+def apply_ops(
+    values: dict[str, str],
+    immutable: set[str],
+    flashes: dict[str, str],
+    ops: Sequence[Op],
+) -> None:
+    """Apply *ops* in order to the given (caller-owned) collections.
+
+    A reference implementation for stores that hold a session in one place.
+    Raises :class:`ImmutableEntry` for a ``set`` or ``delete`` of an
+    immutable key and :class:`TypeError` for ``incr`` of a non-number.
+    """
+    for op in ops:
+        kind = op.kind
+        if kind == "set":
+            if op.key in immutable:
+                raise ImmutableEntry(op.key)
+            values[op.key] = op.value
+        elif kind == "set_immutable":
+            values[op.key] = op.value
+            immutable.add(op.key)
+        elif kind == "delete":
+            if op.key in immutable:
+                raise ImmutableEntry(op.key)
+            values.pop(op.key, None)
+        elif kind == "clear":
+            values.clear()
+            immutable.clear()
+        elif kind == "incr":
+            if op.key in immutable:
+                raise ImmutableEntry(op.key)
+            values[op.key] = _add(values.get(op.key), op.value, op.key)
+        elif kind == "flash_set":
+            flashes[op.key] = op.value
+        elif kind == "flash_delete":
+            flashes.pop(op.key, None)
+        elif kind == "flash_clear":
+            flashes.clear()
+        else:  # pragma: no cover - OpKind is closed
+            raise ValueError(f"unknown operation {kind!r}")
+
+
+@runtime_checkable
+class Database(Protocol):
+    """What a session store implements. Every method is a coroutine and
+    takes the session id; the store derives its own key from it (use
+    :func:`tornsess.ids.store_key`). Errors reaching the store should be
+    raised as :class:`tornsess.StoreUnavailable`, which the request path turns
+    into a 503.
+    """
+
+    async def load(self, session_id: str) -> Record | None:
+        """The session, or ``None`` if it does not exist or has expired.
+        One round trip."""
+        ...
+
+    async def create(self, session_id: str, record: Record) -> bool:
+        """Store a new session; ``False`` (and nothing written) if the id
+        already exists."""
+        ...
+
+    async def commit(
+        self,
+        session_id: str,
+        ops: Sequence[Op],
+        accessed: float,
+        deadline: float | None,
+        expires_at: float | None,
+    ) -> None:
+        """Apply *ops* atomically and set the times, in one round trip.
+
+        :raises tornsess.SessionInterrupted: the session no longer exists
+            (nothing is written; it is not brought back).
+        """
+        ...
+
+    async def touch(
+        self, session_id: str, accessed: float, expires_at: float | None
+    ) -> bool:
+        """Record activity without changing data; ``False`` if the session
+        is gone."""
+        ...
+
+    async def rename(self, old_id: str, new_id: str) -> bool:
+        """Move a session to a new id; the old id is dead at once.
+
+        ``False`` if *new_id* is taken. :raises tornsess.SessionInterrupted:
+        the session under *old_id* no longer exists.
+        """
+        ...
+
+    async def exists(self, session_id: str) -> bool:
+        """Whether a live session has this id."""
+        ...
+
+    async def destroy(self, session_id: str) -> bool:
+        """Remove the session; ``True`` if it existed."""
+        ...
+
+    async def destroy_all(self) -> list[str]:
+        """Remove every session of this store; return the ids this store
+        knows of them (stores that keep only hashed keys return ``[]``)."""
+        ...
+
+    def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
+        """Register ``listener(session_id)`` for expirations the store
+        detects itself; it is called once per expired session it knows the
+        id of."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and background work."""
+        ...
+
+
+class _Entry:
+    __slots__ = (
+        "sid",
+        "values",
+        "immutable",
+        "flashes",
+        "created",
+        "accessed",
+        "deadline",
+        "expires_at",
+    )
+
+    def __init__(self, sid: str, record: Record) -> None:
+        self.sid = sid
+        self.values = record.values
+        self.immutable = record.immutable
+        self.flashes = record.flashes
+        self.created = record.created
+        self.accessed = record.accessed
+        self.deadline = record.deadline
+        self.expires_at = record.expires_at
+
+
+class MemoryDatabase:
+    """The embedded default store: sessions in this process's memory.
+
+    Sessions do not survive a restart and are not shared between processes;
+    use ``RedisDatabase`` or ``SQLiteDatabase`` for that. Expired sessions are
+    never returned; a periodic sweep (every *sweep_interval* seconds, started
+    with the first session) removes them at a cost that grows with the
+    number of expired sessions only (a heap ordered by expiry).
+
+    Loading shares the stored mappings with the request (no copy); a commit
+    replaces them rather than changing them in place, so every request sees
+    a consistent snapshot.
+    """
+
+    def __init__(
+        self, *, sweep_interval: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        if sweep_interval <= 0:
+            raise ValueError("sweep_interval must be positive")
+        self._data: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._clock = clock
+        self._sweep_interval = sweep_interval
+        self._sweeper: asyncio.Task[None] | None = None
+        self._listener: Callable[[str], None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
+        self._listener = listener
+
+    def _schedule(self, key: str, expires_at: float | None) -> None:
+        if expires_at is not None:
+            heapq.heappush(self._heap, (expires_at, key))
+            if self._sweeper is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    return
+                self._sweeper = loop.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                self.sweep()
+            except Exception:  # pragma: no cover - defensive
+                log.exception("tornsess: memory store sweep failed")
+
+    def sweep(self) -> int:
+        """Remove every expired session now; return how many were removed."""
+        now = self._clock()
+        heap = self._heap
+        removed = 0
+        while heap and heap[0][0] <= now:
+            _, key = heapq.heappop(heap)
+            entry = self._data.get(key)
+            if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
+                self._expire(key, entry)
+                removed += 1
+        return removed
+
+    def _expire(self, key: str, entry: _Entry) -> None:
+        del self._data[key]
+        if self._listener is not None:
+            self._listener(entry.sid)
+
+    def _live(self, key: str) -> _Entry | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at is not None and entry.expires_at <= self._clock():
+            self._expire(key, entry)
+            return None
+        return entry
+
+    async def load(self, session_id: str) -> Record | None:
+        entry = self._live(store_key(session_id))
+        if entry is None:
+            return None
+        return Record(
+            entry.values,
+            entry.immutable,
+            entry.flashes,
+            entry.created,
+            entry.accessed,
+            entry.deadline,
+            entry.expires_at,
+        )
+
+    async def create(self, session_id: str, record: Record) -> bool:
+        key = store_key(session_id)
+        if self._live(key) is not None:
+            return False
+        stored = Record(
+            dict(record.values) or _EMPTY,
+            frozenset(record.immutable) or _NO_KEYS,
+            dict(record.flashes) or _EMPTY,
+            record.created,
+            record.accessed,
+            record.deadline,
+            record.expires_at,
+        )
+        self._data[key] = _Entry(session_id, stored)
+        self._schedule(key, record.expires_at)
+        return True
+
+    async def commit(
+        self,
+        session_id: str,
+        ops: Sequence[Op],
+        accessed: float,
+        deadline: float | None,
+        expires_at: float | None,
+    ) -> None:
+        key = store_key(session_id)
+        entry = self._live(key)
+        if entry is None:
+            raise SessionInterrupted("the session was destroyed or expired")
+        if ops:
+            values = dict(entry.values)
+            immutable = set(entry.immutable)
+            flashes = dict(entry.flashes)
+            apply_ops(values, immutable, flashes, ops)
+            entry.values = values or _EMPTY
+            entry.immutable = frozenset(immutable) or _NO_KEYS
+            entry.flashes = flashes or _EMPTY
+        entry.accessed = accessed
+        entry.deadline = deadline
+        if expires_at != entry.expires_at:
+            entry.expires_at = expires_at
+            self._schedule(key, expires_at)
+
+    async def touch(
+        self, session_id: str, accessed: float, expires_at: float | None
+    ) -> bool:
+        key = store_key(session_id)
+        entry = self._live(key)
+        if entry is None:
+            return False
+        entry.accessed = accessed
+        if expires_at != entry.expires_at:
+            entry.expires_at = expires_at
+            self._schedule(key, expires_at)
+        return True
+
+    async def rename(self, old_id: str, new_id: str) -> bool:
+        old_key, new_key = store_key(old_id), store_key(new_id)
+        entry = self._live(old_key)
+        if entry is None:
+            raise SessionInterrupted("the session was destroyed or expired")
+        if self._live(new_key) is not None:
+            return False
+        del self._data[old_key]
+        entry.sid = new_id
+        self._data[new_key] = entry
+        self._schedule(new_key, entry.expires_at)
+        return True
+
+    async def exists(self, session_id: str) -> bool:
+        return self._live(store_key(session_id)) is not None
+
+    async def destroy(self, session_id: str) -> bool:
+        key = store_key(session_id)
+        if self._live(key) is None:
+            return False
+        del self._data[key]
+        return True
+
+    async def destroy_all(self) -> list[str]:
+        ids = [entry.sid for entry in self._data.values()]
+        self._data.clear()
+        self._heap.clear()
+        return ids
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None

@@ -1,0 +1,98 @@
+"""The exception hierarchy of tornsess.
+
+Every exception the library raises on purpose derives from
+:class:`TornsessError`, so ``except tornsess.TornsessError`` catches them all.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DecodeError",
+    "EntryNotFound",
+    "ImmutableEntry",
+    "NotSupported",
+    "SessionInterrupted",
+    "SessionNotFound",
+    "SessionSealed",
+    "SessionTooLarge",
+    "StoreUnavailable",
+    "TornsessError",
+]
+
+
+class TornsessError(Exception):
+    """Base class of every error raised by tornsess."""
+
+
+class ConfigError(TornsessError, ValueError):
+    """A configuration value is invalid; raised at construction time.
+
+    :attr:`field` names the offending :class:`~tornsess.Config` field (or
+    Application setting).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class DecodeError(TornsessError):
+    """A cookie value could not be decoded into a session id.
+
+    Encoders raise this, and only this, for any input they cannot decode.
+    The manager turns it into a fresh session.
+    """
+
+
+class SessionNotFound(TornsessError):
+    """The request has no live session (Iris ``ErrNotFound``)."""
+
+
+class NotSupported(TornsessError):
+    """The store does not implement an optional operation (Iris ``ErrNotImplemented``)."""
+
+
+class EntryNotFound(TornsessError, KeyError):
+    """A typed getter was asked for a key the session does not hold."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"session has no entry {self.key!r}"
+
+
+class ImmutableEntry(TornsessError):
+    """``set`` or ``delete`` was called on a key stored with ``set_immutable``."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"session entry {key!r} is immutable; only set_immutable() may replace it"
+        )
+        self.key = key
+
+
+class SessionInterrupted(TornsessError):
+    """The session was destroyed (by this or another request) before a change
+    to it could be stored; the change was not applied."""
+
+
+class SessionSealed(TornsessError, RuntimeError):
+    """The session was changed after the response headers were sent.
+
+    The cookie can no longer be updated, so the change is refused rather than
+    lost. Call ``await session.save()`` before ``flush()``.
+    """
+
+
+class SessionTooLarge(TornsessError):
+    """The session cookie would exceed the 4096-byte browser limit."""
+
+
+class StoreUnavailable(TornsessError):
+    """The session store could not be reached or failed.
+
+    The request path answers 503 with ``Retry-After`` when this is raised.
+    """

@@ -1,0 +1,693 @@
+"""Sessions: the session manager (Iris ``sessions.Sessions``)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any, Callable, NoReturn, TypeVar
+
+from tornado.iostream import StreamClosedError
+from tornado.web import Finish, RequestHandler
+
+from .config import Config, Duration, _seconds
+from .cookie import (
+    MAX_COOKIE_VALUE,
+    CookieAttributes,
+    CookieOption,
+    browser_max_age,
+    registrable_domain,
+    request_cookie_values,
+)
+from .database import Database, MemoryDatabase, Record
+from .encoding import RotatingEncoding
+from .errors import (
+    ConfigError,
+    DecodeError,
+    SessionInterrupted,
+    SessionNotFound,
+    SessionTooLarge,
+    StoreUnavailable,
+)
+from .ids import is_valid_id, new_id
+from .session import Session, _Status
+
+__all__ = ["Sessions", "DestroyCallback"]
+
+log = logging.getLogger("tornsess")
+
+DestroyCallback = Callable[[str], Any]
+"""``callback(session_id)``, a plain function or a coroutine function."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ID_ATTEMPTS = 8
+_SLOW_CALLBACK = 5.0
+
+
+class _RequestState:
+    """What tornsess keeps on one handler for the length of a request."""
+
+    __slots__ = ("sessions", "chain", "finishing", "done", "finish", "flush")
+
+    def __init__(self, handler: RequestHandler) -> None:
+        self.sessions: dict[Sessions, Session] = {}
+        self.chain: asyncio.Future[None] | None = None
+        self.finishing = False
+        self.done = False
+        cls = type(handler)
+        self.finish: Callable[..., Any] = functools.partial(cls.finish, handler)
+        self.flush: Callable[..., Any] = functools.partial(cls.flush, handler)
+
+
+class Sessions:
+    """The session manager.
+
+    ``Sessions(Config(...))`` or ``Sessions(cookie=..., ...)`` with the
+    :class:`~tornsess.Config` fields as keywords. It starts with a
+    :class:`~tornsess.MemoryDatabase`; :meth:`use_database` plugs in another
+    store. One manager serves any number of handlers and Applications.
+    """
+
+    def __init__(self, config: Config | None = None, /, **fields: Any) -> None:
+        if config is not None and fields:
+            raise ConfigError("config", "give a Config or keyword fields, not both")
+        if config is None:
+            config = Config(**fields)
+        elif not isinstance(config, Config):
+            raise ConfigError("config", f"expected a Config, got {config!r}")
+        self._config = config
+        self._encoding = config.effective_encoding
+        self._rotating = isinstance(self._encoding, RotatingEncoding)
+        self._idle = config.idle_timeout_seconds
+        self._callbacks: list[DestroyCallback] = []
+        self._running: set[asyncio.Future[Any]] = set()
+        self._db: Database = MemoryDatabase()
+        self._db.set_expire_listener(self._fire_destroy)
+
+    def __repr__(self) -> str:
+        return f"Sessions(cookie={self._config.cookie!r}, database={self._db!r})"
+
+    @property
+    def config(self) -> Config:
+        """The :class:`~tornsess.Config` in force."""
+        return self._config
+
+    @property
+    def database(self) -> Database:
+        """The store in use."""
+        return self._db
+
+    def use_database(self, db: Database) -> None:
+        """Store sessions in *db* from now on (call it before serving).
+
+        Sessions held by the previous store are not moved.
+        """
+        if not isinstance(db, Database):
+            raise ConfigError("database", f"{db!r} does not implement tornsess.Database")
+        self._db.set_expire_listener(None)
+        self._db = db
+        db.set_expire_listener(self._fire_destroy)
+
+    # -- on_destroy -----------------------------------------------------------
+
+    def on_destroy(self, callback: DestroyCallback) -> DestroyCallback:
+        """Call ``callback(session_id)`` once for each session destroyed:
+        by :meth:`destroy`, :meth:`destroy_by_id`, :meth:`destroy_all`,
+        ``Session.destroy`` or expiry the store detects.
+
+        Coroutine functions run as tasks, plain functions in a worker
+        thread, so a slow callback never holds up a request; a failing one is
+        logged. Usable as a decorator.
+        """
+        if not callable(callback):
+            raise TypeError("on_destroy needs a callable")
+        self._callbacks.append(callback)
+        return callback
+
+    def _fire_destroy(self, session_id: str) -> None:
+        for callback in self._callbacks:
+            self._run_callback(callback, session_id)
+
+    def _run_callback(self, callback: DestroyCallback, session_id: str) -> None:
+        name = getattr(callback, "__qualname__", repr(callback))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            try:
+                result = callback(session_id)
+                if inspect.isawaitable(result):
+                    asyncio.run(_awaited(result))
+            except Exception:
+                log.exception("tornsess: on_destroy callback %s failed", name)
+            return
+        future: asyncio.Future[Any]
+        if inspect.iscoroutinefunction(callback):
+            future = asyncio.ensure_future(callback(session_id))
+        else:
+            future = asyncio.ensure_future(
+                loop.run_in_executor(None, _call_sync, callback, session_id)
+            )
+        self._running.add(future)
+        slow = loop.call_later(_SLOW_CALLBACK, _warn_slow, future, name)
+
+        def done(fut: asyncio.Future[Any]) -> None:
+            self._running.discard(fut)
+            slow.cancel()
+            if fut.cancelled():
+                return
+            exc = fut.exception()
+            if exc is not None:
+                log.error(
+                    "tornsess: on_destroy callback %s failed", name, exc_info=exc
+                )
+
+        future.add_done_callback(done)
+
+    async def wait_for_callbacks(self) -> None:
+        """Wait until every ``on_destroy`` callback started so far has ended
+        (for graceful shutdown and tests)."""
+        while self._running:
+            await asyncio.wait(list(self._running))
+
+    # -- request path -------------------------------------------------------
+
+    def get(self, handler: RequestHandler) -> Session | None:
+        """The session this request started with this manager, or ``None``
+        if none was started or it was destroyed (Iris ``sessions.Get``)."""
+        state: _RequestState | None = getattr(handler, "_tornsess", None)
+        if state is None:
+            return None
+        session = state.sessions.get(self)
+        if session is None or session._status is _Status.DESTROYED:
+            return None
+        return session
+
+    async def start(self, handler: RequestHandler, *options: CookieOption) -> Session:
+        """The request's session: the one its cookie names, or a fresh one.
+
+        Repeated calls in one request return the same :class:`Session`; after
+        a destroy, a new one. A cookie that does not decode, is oversized,
+        ambiguous, or names a session the store does not hold gives a fresh
+        session with a new id; the client's id is never adopted. *options*
+        adjust the cookie's attributes for this session.
+
+        If the store fails, the response becomes a 503 with ``Retry-After``
+        and :class:`tornado.web.Finish` is raised to end the handler.
+        """
+        state: _RequestState | None = getattr(handler, "_tornsess", None)
+        if state is None:
+            state = self._install(handler)
+        else:
+            current = state.sessions.get(self)
+            if current is not None and current._status is not _Status.DESTROYED:
+                return current
+        try:
+            session = await self._open(handler, options)
+        except StoreUnavailable as exc:
+            self._unavailable(handler, state, exc)
+        state.sessions[self] = session
+        return session
+
+    async def _open(
+        self, handler: RequestHandler, options: tuple[CookieOption, ...]
+    ) -> Session:
+        name = self._config.cookie
+        now = time.time()
+        found: list[tuple[str, Record, bool]] = []
+        for value in request_cookie_values(handler.request, name):
+            if not value or len(value) > MAX_COOKIE_VALUE:
+                continue
+            try:
+                if self._rotating:
+                    sid, stale = self._encoding.decode_stale(name, value)  # type: ignore[attr-defined]
+                else:
+                    sid, stale = self._encoding.decode(name, value), False
+            except DecodeError:
+                continue
+            if not is_valid_id(sid) or any(sid == f[0] for f in found):
+                continue
+            record = await self._db.load(sid)
+            if record is None or not await self._alive(sid, record, now):
+                continue
+            found.append((sid, record, stale))
+        if len(found) == 1:
+            sid, record, stale = found[0]
+            session = Session(self, handler, sid, record, options, now)
+            session._cookie_dirty = stale
+            return session
+        if found:
+            log.info(
+                "tornsess: request carried %d live sessions in cookie %r; "
+                "starting a fresh one", len(found), name,
+            )
+        return Session(self, handler, await self._new_id(handler), None, options, now)
+
+    async def _alive(self, sid: str, record: Record, now: float) -> bool:
+        """Enforce the absolute and idle limits on a loaded record (defence in
+        depth: a store may keep an expired session until its sweep)."""
+        expired = (record.deadline is not None and record.deadline <= now) or (
+            self._idle is not None and record.accessed + self._idle <= now
+        )
+        if expired and await self._db.destroy(sid):
+            self._fire_destroy(sid)
+        return not expired
+
+    async def _new_id(self, handler: RequestHandler) -> str:
+        generator = self._config.session_id_generator
+        if generator is None:
+            return new_id()
+        for _ in range(_ID_ATTEMPTS):
+            sid = generator(handler)
+            if not is_valid_id(sid):
+                raise ConfigError(
+                    "session_id_generator",
+                    f"returned {sid!r}; ids must be 1 to 128 characters of "
+                    "[A-Za-z0-9._-]",
+                )
+            if not await self._db.exists(sid):
+                return sid
+        raise ConfigError(
+            "session_id_generator",
+            f"returned ids already in use {_ID_ATTEMPTS} times in a row",
+        )
+
+    def handler(self, *options: CookieOption) -> Callable[[F], F]:
+        """Decorator for a handler method: starts the session before the
+        method runs (Iris ``Handler``). Inside, ``sessions.get(self)`` or
+        ``await sessions.start(self)`` returns it."""
+
+        def decorator(method: F) -> F:
+            @functools.wraps(method)
+            async def wrapper(handler: RequestHandler, *args: Any, **kwargs: Any) -> Any:
+                await self.start(handler, *options)
+                result = method(handler, *args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+
+            return wrapper  # type: ignore[return-value]
+
+        return decorator
+
+    # -- destroy ------------------------------------------------------------
+
+    async def destroy(self, handler: RequestHandler) -> None:
+        """Destroy the request's session: remove it from the store, run the
+        ``on_destroy`` callbacks and send a cookie deletion with the same
+        Path and Domain. A later :meth:`start` in this request gives a new
+        session."""
+        session = self.get(handler)
+        if session is None:
+            session = await self.start(handler)
+        had_cookie = session._read_cookie or session._status is _Status.STORED
+        try:
+            await self._destroy_session(session)
+        except StoreUnavailable as exc:
+            state: _RequestState = handler._tornsess  # type: ignore[attr-defined]
+            self._unavailable(handler, state, exc)
+        if had_cookie or request_cookie_values(handler.request, self._config.cookie):
+            attrs = self._attributes(handler, session, time.time())
+            handler.clear_cookie(
+                self._config.cookie,
+                path=attrs.path,
+                domain=attrs.domain,
+                secure=attrs.secure,
+                httponly=attrs.http_only,
+                samesite=attrs.same_site,
+            )
+            handler.set_header("Cache-Control", "no-store")
+            if self._config.allow_reclaim:
+                handler.request.cookies.pop(self._config.cookie, None)
+
+    async def _destroy_session(self, session: Session) -> None:
+        status = session._status
+        if status is _Status.DESTROYED:
+            return
+        if status is _Status.STORED and await self._db.destroy(session._id):
+            self._fire_destroy(session._id)
+        session._status = _Status.DESTROYED
+        session._ops = []
+        session._cookie_dirty = False
+
+    async def destroy_by_id(self, session_id: str) -> bool:
+        """Destroy the session with this id, wherever its client is; return
+        whether it existed. Its cookie is not touched (it simply stops
+        working)."""
+        if not is_valid_id(session_id):
+            return False
+        existed = await self._db.destroy(session_id)
+        if existed:
+            self._fire_destroy(session_id)
+        return existed
+
+    async def destroy_all(self) -> None:
+        """Destroy every session in the store."""
+        for session_id in await self._db.destroy_all():
+            self._fire_destroy(session_id)
+
+    # -- expiration ---------------------------------------------------------
+
+    async def update_expiration(
+        self, handler: RequestHandler, expires: Duration, *options: CookieOption
+    ) -> None:
+        """Give the request's session a new lifetime from now, keep its id,
+        and rewrite the cookie's Max-Age (``expires`` as in
+        :attr:`Config.expires`: 0 none, negative a browser-session cookie).
+
+        :raises tornsess.SessionNotFound: the request has no live session.
+        """
+        seconds = _seconds("expires", expires)
+        assert seconds is not None
+        session = self.get(handler)
+        if session is None:
+            session = await self.start(handler, *options)
+            if session.is_new:
+                raise SessionNotFound("the request has no live session")
+        if options:
+            session._options = session._options + options
+        session._lifetime = seconds
+        session._deadline = time.time() + seconds if seconds > 0 else None
+        session._meta_dirty = True
+        session._cookie_dirty = True
+
+    async def shift_expiration(
+        self, handler: RequestHandler, *options: CookieOption
+    ) -> None:
+        """:meth:`update_expiration` with the configured ``expires``."""
+        await self.update_expiration(handler, self._config.expires_seconds, *options)
+
+    # -- commit -------------------------------------------------------------
+
+    def _touch_due(self, session: Session, now: float | None = None) -> bool:
+        idle = self._idle
+        if idle is None:
+            return False
+        return (now or time.time()) - session._accessed >= idle / 10
+
+    def _expires_at(self, deadline: float | None, accessed: float) -> float | None:
+        if self._idle is None:
+            return deadline
+        idle_end = accessed + self._idle
+        return idle_end if deadline is None else min(deadline, idle_end)
+
+    async def _commit(self, session: Session) -> None:
+        status = session._status
+        if status is _Status.DESTROYED:
+            return
+        handler = session._handler
+        now = time.time()
+        if status is _Status.NEW:
+            if not session._pending():
+                return
+            while not await self._db.create(
+                session._id,
+                session._initial_record(now, self._expires_at(session._deadline, now)),
+            ):
+                session._id = await self._new_id(handler)
+            session._status = _Status.STORED
+            session._cookie_dirty = True
+        else:
+            ops = session._take_ops()
+            try:
+                if ops or session._meta_dirty:
+                    await self._db.commit(
+                        session._id,
+                        ops,
+                        now,
+                        session._deadline,
+                        self._expires_at(session._deadline, now),
+                    )
+                elif self._touch_due(session, now):
+                    if not await self._db.touch(
+                        session._id, now, self._expires_at(session._deadline, now)
+                    ):
+                        raise SessionInterrupted("the session was destroyed or expired")
+            except SessionInterrupted:
+                session._status = _Status.DESTROYED
+                raise
+            except BaseException:
+                session._ops[:0] = ops
+                raise
+        session._accessed = now
+        session._meta_dirty = False
+        if session._cookie_dirty:
+            self._write_cookie(handler, session, now)
+            session._cookie_dirty = False
+
+    async def _regenerate(self, session: Session) -> None:
+        handler = session._handler
+        new = await self._new_id(handler)
+        if session._status is _Status.STORED:
+            try:
+                while not await self._db.rename(session._id, new):
+                    new = await self._new_id(handler)
+            except SessionInterrupted:
+                session._status = _Status.DESTROYED
+                raise
+        session._id = new
+        session._cookie_dirty = True
+
+    # -- cookies ------------------------------------------------------------
+
+    def _attributes(
+        self, handler: RequestHandler, session: Session, now: float
+    ) -> CookieAttributes:
+        config = self._config
+        if session._deadline is not None:
+            max_age = browser_max_age(max(session._deadline - now, 1.0))
+        else:
+            max_age = browser_max_age(min(session._lifetime, 0.0))
+        attrs = CookieAttributes(
+            path=config.path,
+            domain=None
+            if config.disable_subdomain_persistence
+            else registrable_domain(handler.request.host_name),
+            secure=(config.cookie_secure_tls and handler.request.protocol == "https")
+            or config.same_site == "None"
+            or config.cookie.startswith(("__Host-", "__Secure-")),
+            http_only=config.http_only,
+            same_site=config.same_site,
+            max_age=max_age,
+        )
+        for option in session._options:
+            option(attrs)
+        return attrs
+
+    def _write_cookie(self, handler: RequestHandler, session: Session, now: float) -> None:
+        name = self._config.cookie
+        value = self._encoding.encode(name, session._id)
+        if len(name) + len(value) + 1 > MAX_COOKIE_VALUE:
+            raise SessionTooLarge(
+                f"cookie {name!r} would be {len(name) + len(value) + 1} bytes; "
+                f"browsers drop cookies over {MAX_COOKIE_VALUE}"
+            )
+        attrs = self._attributes(handler, session, now)
+        max_age = None if attrs.max_age is None else int(attrs.max_age)
+        handler.set_cookie(
+            name,
+            value,
+            domain=attrs.domain,
+            path=attrs.path,
+            expires=None if max_age is None else now + max_age,
+            max_age=max_age,
+            httponly=attrs.http_only,
+            secure=attrs.secure,
+            samesite=attrs.same_site,
+        )
+        handler.set_header("Cache-Control", "no-store")
+        if self._config.allow_reclaim:
+            handler.request.cookies[name] = value
+
+    # -- hooks into the handler's finish() and flush() ----------------------
+
+    def _install(self, handler: RequestHandler) -> _RequestState:
+        state = _RequestState(handler)
+        handler._tornsess = state  # type: ignore[attr-defined]
+
+        def finish(chunk: Any = None) -> Awaitable[None]:
+            return _finish(handler, state, chunk)
+
+        def flush(include_footers: bool = False) -> Awaitable[None]:
+            return _flush(handler, state, include_footers)
+
+        handler.finish = finish  # type: ignore[method-assign]
+        handler.flush = flush  # type: ignore[method-assign]
+        return state
+
+    def _unavailable(
+        self, handler: RequestHandler, state: _RequestState, exc: BaseException
+    ) -> NoReturn:
+        _respond_unavailable(handler, state, exc)
+        raise Finish()
+
+
+def _call_sync(callback: DestroyCallback, session_id: str) -> None:
+    result = callback(session_id)
+    if inspect.isawaitable(result):
+        asyncio.run(_awaited(result))
+
+
+async def _awaited(result: Awaitable[Any]) -> None:
+    await result
+
+
+def _warn_slow(future: asyncio.Future[Any], name: str) -> None:
+    if not future.done():
+        log.warning(
+            "tornsess: on_destroy callback %s still running after %.0f s",
+            name, _SLOW_CALLBACK,
+        )
+
+
+RETRY_AFTER = "5"
+
+
+def _respond_unavailable(
+    handler: RequestHandler, state: _RequestState, exc: BaseException
+) -> None:
+    """Turn the response into a 503 with Retry-After (if headers allow)."""
+    log.error(
+        "tornsess: session store unavailable for %s %s: %s",
+        handler.request.method, handler.request.path, exc,
+    )
+    state.done = True
+    if handler._headers_written:
+        if not handler._finished:
+            handler._finished = False
+            state.finish()
+        return
+    handler._finished = False
+    handler.clear()
+    handler.set_status(503)
+    handler.set_header("Retry-After", RETRY_AFTER)
+    handler.set_header("Cache-Control", "no-store")
+    try:
+        handler.write_error(503)
+    except Exception:
+        log.exception("tornsess: write_error failed")
+    if not handler._finished:
+        state.finish()
+
+
+def _add_vary(handler: RequestHandler) -> None:
+    vary = handler._headers.get("Vary")
+    if vary is None:
+        handler.set_header("Vary", "Cookie")
+    elif "cookie" not in vary.lower():
+        handler.set_header("Vary", f"{vary}, Cookie")
+
+
+async def _commit_all(handler: RequestHandler, state: _RequestState, seal: bool) -> None:
+    for manager, session in list(state.sessions.items()):
+        if seal:
+            session._sealed = True
+        try:
+            await manager._commit(session)
+        except SessionInterrupted:
+            log.info(
+                "tornsess: %s %s: session destroyed before its changes were "
+                "stored; changes dropped",
+                handler.request.method, handler.request.path,
+            )
+
+
+def _pending(state: _RequestState) -> bool:
+    return any(session._pending() for session in state.sessions.values())
+
+
+def _finish(handler: RequestHandler, state: _RequestState, chunk: Any) -> Awaitable[None]:
+    if state.done:
+        return state.finish(chunk)  # type: ignore[no-any-return]
+    if state.finishing:
+        raise RuntimeError("finish() called twice")
+    if state.sessions and not handler._headers_written:
+        _add_vary(handler)
+    if state.chain is None and not _pending(state):
+        state.done = True
+        return state.finish(chunk)  # type: ignore[no-any-return]
+    if chunk is not None:
+        handler.write(chunk)
+    state.finishing = True
+    # Look finished to Tornado (no writes, no auto-finish) while we store.
+    handler._finished = True
+    return _defer(handler, state, seal=True, action=_real_finish)
+
+
+def _real_finish(handler: RequestHandler, state: _RequestState) -> Any:
+    state.done = True
+    handler._finished = False
+    return state.finish()
+
+
+def _flush(
+    handler: RequestHandler, state: _RequestState, include_footers: bool
+) -> Awaitable[None]:
+    if state.done or (state.chain is None and (handler._headers_written or not _pending(state))):
+        if state.sessions and not handler._headers_written:
+            _add_vary(handler)
+        return state.flush(include_footers)  # type: ignore[no-any-return]
+
+    def action(handler: RequestHandler, state: _RequestState) -> Any:
+        if state.sessions and not handler._headers_written:
+            _add_vary(handler)
+        return state.flush(include_footers)
+
+    return _defer(handler, state, seal=True, action=action)
+
+
+def _defer(
+    handler: RequestHandler,
+    state: _RequestState,
+    *,
+    seal: bool,
+    action: Callable[[RequestHandler, _RequestState], Any],
+) -> asyncio.Future[None]:
+    previous = state.chain
+
+    async def run() -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        if state.done:
+            return
+        try:
+            await _commit_all(handler, state, seal)
+        except StoreUnavailable as exc:
+            _respond_unavailable(handler, state, exc)
+            return
+        except Exception:
+            log.exception(
+                "tornsess: storing the session of %s %s failed",
+                handler.request.method, handler.request.path,
+            )
+            _respond_error(handler, state)
+            return
+        result = action(handler, state)
+        if inspect.isawaitable(result):
+            try:
+                await result
+            except StreamClosedError:
+                pass
+
+    future = asyncio.ensure_future(run())
+    state.chain = future
+    return future
+
+
+def _respond_error(handler: RequestHandler, state: _RequestState) -> None:
+    state.done = True
+    handler._finished = False
+    if handler._headers_written:
+        state.finish()
+        return
+    handler.clear()
+    handler.set_status(500)
+    try:
+        handler.write_error(500)
+    except Exception:
+        log.exception("tornsess: write_error failed")
+    if not handler._finished:
+        state.finish()

@@ -1,0 +1,95 @@
+"""SessionMixin: ``self.session`` in Tornado handlers, with the manager
+taken from the Application settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tornado.web import Application, RequestHandler
+
+from .config import Config
+from .errors import ConfigError, SessionNotFound
+from .manager import Sessions
+from .session import Session
+
+__all__ = ["SessionMixin", "sessions_for"]
+
+SETTING = "sessions"
+
+
+def sessions_for(application: Application) -> Sessions:
+    """The manager of *application*, built once from its ``sessions`` setting.
+
+    The setting may be a :class:`Sessions`, a :class:`Config` or a dict of
+    Config fields; without it, a ``Sessions()`` with the defaults is used.
+
+    :raises tornsess.ConfigError: the setting has another type or a bad field.
+    """
+    manager: Sessions | None = application.__dict__.get("_tornsess_manager")
+    if manager is not None:
+        return manager
+    setting = application.settings.get(SETTING)
+    if setting is None:
+        manager = Sessions()
+    elif isinstance(setting, Sessions):
+        manager = setting
+    elif isinstance(setting, Config):
+        manager = Sessions(setting)
+    elif isinstance(setting, dict):
+        manager = Sessions(Config.from_mapping(setting))
+    else:
+        raise ConfigError(
+            SETTING, f"expected Sessions, Config or dict, got {type(setting).__name__}"
+        )
+    application._tornsess_manager = manager  # type: ignore[attr-defined]
+    return manager
+
+
+if TYPE_CHECKING:
+    _Base = RequestHandler
+else:
+    _Base = object
+
+
+class SessionMixin(_Base):
+    """Gives a handler ``self.session``, started in :meth:`prepare`.
+
+    Put it before ``RequestHandler``::
+
+        class Page(SessionMixin, RequestHandler):
+            def get(self):
+                self.session.increment("visits")
+
+    A handler that overrides ``prepare`` must call ``await super().prepare()``
+    first. Changes are stored before the response is sent.
+    """
+
+    async def prepare(self) -> None:
+        """Start the session (reads the cookie, loads the store)."""
+        await self.sessions.start(self)
+        parent: Any = super()
+        prepare = getattr(parent, "prepare", None)
+        if prepare is not None:
+            result = prepare()
+            if result is not None:
+                await result
+
+    @property
+    def sessions(self) -> Sessions:
+        """The Application's session manager."""
+        return sessions_for(self.application)
+
+    @property
+    def session(self) -> Session:
+        """This request's session (a new one after a destroy and a new start).
+
+        :raises tornsess.SessionNotFound: before ``prepare`` ran, or after
+            the session was destroyed and no new one was started.
+        """
+        session = self.sessions.get(self)
+        if session is None:
+            raise SessionNotFound(
+                "no session: SessionMixin.prepare() has not run, or the session "
+                "was destroyed (call `await self.sessions.start(self)` for a new one)"
+            )
+        return session
