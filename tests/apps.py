@@ -149,6 +149,18 @@ class Shift(Base):
         self.reply({"id": self.session.id})
 
 
+class Run(Base):
+    """Runs the ``run`` callable of the Application settings with the handler
+    (its assertions execute server-side, inside a real request)."""
+
+    async def get(self) -> None:
+        result = self.settings["run"](self)
+        if hasattr(result, "__await__"):
+            result = await result
+        if not self._finished:
+            self.reply(result)
+
+
 class NoSession(RequestHandler):
     def get(self) -> None:
         self.finish("no session here")
@@ -186,6 +198,7 @@ def make_app(sessions: Sessions | None = None, **settings: Any) -> Application:
             (r"/nosession", NoSession),
             (r"/plain", PlainStart),
             (r"/decorated", decorated),
+            (r"/run", Run),
         ],
         sessions=manager,
         **settings,

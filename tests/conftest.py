@@ -15,7 +15,6 @@ from tornado.web import Application
 
 from tests.helpers import Browser
 
-
 ServeFn = Callable[..., Browser]
 
 
@@ -54,6 +53,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
-    if skipped:
+    if skipped and reporter is not None:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; failing the run")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -105,4 +105,6 @@ class Browser:
         return await self.request(path, **kwargs)
 
     async def post(self, path: str, body: Any = None, **kwargs: Any) -> Response:
-        return await self.request(path, method="POST", body=body if body is not None else "", **kwargs)
+        return await self.request(
+            path, method="POST", body=body if body is not None else "", **kwargs
+        )

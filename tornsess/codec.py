@@ -31,8 +31,9 @@ import datetime as _dt
 import json
 import math
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["dumps", "loads", "SUPPORTED_TYPES"]
 
@@ -54,9 +55,7 @@ def _dict(value: dict[Any, Any]) -> Any:
     out = {}
     for key, item in value.items():
         if type(key) is not str:
-            raise TypeError(
-                f"session dict keys must be str, not {type(key).__name__}"
-            )
+            raise TypeError(f"session dict keys must be str, not {type(key).__name__}")
         out[key] = _to_json(item)
     if len(out) == 1 and next(iter(out)).startswith(" "):
         return {" o": out}
@@ -109,7 +108,7 @@ def _from_json(value: Any) -> Any:
         return [_from_json(i) for i in value]
     if kind is dict:
         if len(value) == 1:
-            (tag, payload), = value.items()
+            ((tag, payload),) = value.items()
             decoder = _DECODERS.get(tag)
             if decoder is not None:
                 return decoder(payload)
@@ -139,4 +138,3 @@ def loads(text: str) -> Any:
         return _from_json(json.loads(text))
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise ValueError(f"corrupt session value: {exc}") from None
-

@@ -7,7 +7,8 @@ import dataclasses
 import datetime as _dt
 import math
 import re
-from typing import TYPE_CHECKING, Any, Callable, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Union
 
 from .encoding import Encoding, FunctionEncoding
 from .errors import ConfigError
@@ -38,9 +39,7 @@ def _seconds(field: str, value: Any, *, allow_none: bool = False) -> float | Non
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        raise ConfigError(
-            field, f"expected a timedelta or a number of seconds, got {value!r}"
-        )
+        raise ConfigError(field, f"expected a timedelta or a number of seconds, got {value!r}")
     if not math.isfinite(seconds):
         raise ConfigError(field, f"must be finite, got {value!r}")
     return seconds
@@ -121,8 +120,7 @@ class Config:
         if not isinstance(self.path, str) or not _PATH_RE.fullmatch(self.path):
             raise ConfigError(
                 "path",
-                f"must start with '/' and hold no ';', space or control "
-                f"character: {self.path!r}",
+                f"must start with '/' and hold no ';', space or control character: {self.path!r}",
             )
         same_site = self.same_site
         if same_site is not None:
@@ -162,18 +160,14 @@ class Config:
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(flag, f"must be a bool, got {getattr(self, flag)!r}")
-        if self.session_id_generator is not None and not callable(
-            self.session_id_generator
-        ):
+        if self.session_id_generator is not None and not callable(self.session_id_generator):
             raise ConfigError("session_id_generator", "must be callable")
         set_(self, "_encoding", self._build_encoding())
 
     def _build_encoding(self) -> Encoding:
         if self.encoding is not None:
             if self.encode is not None or self.decode is not None:
-                raise ConfigError(
-                    "encoding", "give either encoding or encode/decode, not both"
-                )
+                raise ConfigError("encoding", "give either encoding or encode/decode, not both")
             if not isinstance(self.encoding, Encoding):
                 raise ConfigError(
                     "encoding",

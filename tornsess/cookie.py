@@ -7,7 +7,8 @@ import dataclasses
 import functools
 import ipaddress
 import math
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .config import Duration, _seconds
 
@@ -155,7 +156,7 @@ def registrable_domain(host: str) -> str | None:
         pass
     if "." not in host or host == "localhost" or host.endswith(".localhost"):
         return None
-    if any(c in host for c in ";, \t\r\n\"\\"):
+    if any(c in host for c in ';, \t\r\n"\\'):
         return None
     domain: str | None = _psl().privatesuffix(host)  # type: ignore[attr-defined]
     return domain

@@ -15,8 +15,8 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Callable, Literal, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from . import codec
 from .errors import ImmutableEntry, SessionInterrupted
@@ -192,9 +192,7 @@ class Database(Protocol):
         """
         ...
 
-    async def touch(
-        self, session_id: str, accessed: float, expires_at: float | None
-    ) -> bool:
+    async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         """Record activity without changing data; ``False`` if the session
         is gone."""
         ...
@@ -277,7 +275,8 @@ class MemoryDatabase:
         self._heap: list[tuple[float, str]] = []
         self._clock = clock
         self._sweep_interval = sweep_interval
-        self._sweeper: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweeper_loop: asyncio.AbstractEventLoop | None = None
         self._listener: Callable[[str], None] | None = None
 
     def __len__(self) -> int:
@@ -289,20 +288,27 @@ class MemoryDatabase:
     def _schedule(self, key: str, expires_at: float | None) -> None:
         if expires_at is not None:
             heapq.heappush(self._heap, (expires_at, key))
-            if self._sweeper is None:
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    return
-                self._sweeper = loop.create_task(self._sweep_forever())
+            self._start_sweeper()
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_interval)
-            try:
-                self.sweep()
-            except Exception:  # pragma: no cover - defensive
-                log.exception("tornsess: memory store sweep failed")
+    def _start_sweeper(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        timer = self._sweeper
+        if timer is not None and not timer.cancelled() and self._sweeper_loop is loop:
+            return
+        self._sweeper_loop = loop
+        self._sweeper = loop.call_later(self._sweep_interval, self._tick)
+
+    def _tick(self) -> None:
+        self._sweeper = None
+        try:
+            self.sweep()
+        except Exception:  # pragma: no cover - defensive
+            log.exception("tornsess: memory store sweep failed")
+        if self._heap:
+            self._start_sweeper()
 
     def sweep(self) -> int:
         """Remove every expired session now; return how many were removed."""
@@ -388,9 +394,7 @@ class MemoryDatabase:
             entry.expires_at = expires_at
             self._schedule(key, expires_at)
 
-    async def touch(
-        self, session_id: str, accessed: float, expires_at: float | None
-    ) -> bool:
+    async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         key = store_key(session_id)
         entry = self._live(key)
         if entry is None:

@@ -68,9 +68,7 @@ class ImmutableEntry(TornsessError):
     """``set`` or ``delete`` was called on a key stored with ``set_immutable``."""
 
     def __init__(self, key: str) -> None:
-        super().__init__(
-            f"session entry {key!r} is immutable; only set_immutable() may replace it"
-        )
+        super().__init__(f"session entry {key!r} is immutable; only set_immutable() may replace it")
         self.key = key
 
 

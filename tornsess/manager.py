@@ -7,8 +7,8 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable
-from typing import Any, Callable, NoReturn, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 from tornado.iostream import StreamClosedError
 from tornado.web import Finish, RequestHandler
@@ -161,9 +161,7 @@ class Sessions:
                 return
             exc = fut.exception()
             if exc is not None:
-                log.error(
-                    "tornsess: on_destroy callback %s failed", name, exc_info=exc
-                )
+                log.error("tornsess: on_destroy callback %s failed", name, exc_info=exc)
 
         future.add_done_callback(done)
 
@@ -190,7 +188,8 @@ class Sessions:
         """The request's session: the one its cookie names, or a fresh one.
 
         Repeated calls in one request return the same :class:`Session`; after
-        a destroy, a new one. A cookie that does not decode, is oversized,
+        a destroy, a new one (*options* given to a repeated call apply from
+        then on). A cookie that does not decode, is oversized,
         ambiguous, or names a session the store does not hold gives a fresh
         session with a new id; the client's id is never adopted. *options*
         adjust the cookie's attributes for this session.
@@ -204,6 +203,8 @@ class Sessions:
         else:
             current = state.sessions.get(self)
             if current is not None and current._status is not _Status.DESTROYED:
+                if options:
+                    current._options = current._options + options
                 return current
         try:
             session = await self._open(handler, options)
@@ -212,9 +213,7 @@ class Sessions:
         state.sessions[self] = session
         return session
 
-    async def _open(
-        self, handler: RequestHandler, options: tuple[CookieOption, ...]
-    ) -> Session:
+    async def _open(self, handler: RequestHandler, options: tuple[CookieOption, ...]) -> Session:
         name = self._config.cookie
         now = time.time()
         found: list[tuple[str, Record, bool]] = []
@@ -241,8 +240,9 @@ class Sessions:
             return session
         if found:
             log.info(
-                "tornsess: request carried %d live sessions in cookie %r; "
-                "starting a fresh one", len(found), name,
+                "tornsess: request carried %d live sessions in cookie %r; starting a fresh one",
+                len(found),
+                name,
             )
         return Session(self, handler, await self._new_id(handler), None, options, now)
 
@@ -265,8 +265,7 @@ class Sessions:
             if not is_valid_id(sid):
                 raise ConfigError(
                     "session_id_generator",
-                    f"returned {sid!r}; ids must be 1 to 128 characters of "
-                    "[A-Za-z0-9._-]",
+                    f"returned {sid!r}; ids must be 1 to 128 characters of [A-Za-z0-9._-]",
                 )
             if not await self._db.exists(sid):
                 return sid
@@ -374,9 +373,7 @@ class Sessions:
         session._meta_dirty = True
         session._cookie_dirty = True
 
-    async def shift_expiration(
-        self, handler: RequestHandler, *options: CookieOption
-    ) -> None:
+    async def shift_expiration(self, handler: RequestHandler, *options: CookieOption) -> None:
         """:meth:`update_expiration` with the configured ``expires``."""
         await self.update_expiration(handler, self._config.expires_seconds, *options)
 
@@ -500,7 +497,7 @@ class Sessions:
         )
         handler.set_header("Cache-Control", "no-store")
         if self._config.allow_reclaim:
-            handler.request.cookies[name] = value
+            handler.request.cookies[name] = value  # type: ignore[assignment]
 
     # -- hooks into the handler's finish() and flush() ----------------------
 
@@ -508,10 +505,10 @@ class Sessions:
         state = _RequestState(handler)
         handler._tornsess = state  # type: ignore[attr-defined]
 
-        def finish(chunk: Any = None) -> Awaitable[None]:
+        def finish(chunk: Any = None) -> asyncio.Future[None]:
             return _finish(handler, state, chunk)
 
-        def flush(include_footers: bool = False) -> Awaitable[None]:
+        def flush(include_footers: bool = False) -> asyncio.Future[None]:
             return _flush(handler, state, include_footers)
 
         handler.finish = finish  # type: ignore[method-assign]
@@ -539,20 +536,21 @@ def _warn_slow(future: asyncio.Future[Any], name: str) -> None:
     if not future.done():
         log.warning(
             "tornsess: on_destroy callback %s still running after %.0f s",
-            name, _SLOW_CALLBACK,
+            name,
+            _SLOW_CALLBACK,
         )
 
 
 RETRY_AFTER = "5"
 
 
-def _respond_unavailable(
-    handler: RequestHandler, state: _RequestState, exc: BaseException
-) -> None:
+def _respond_unavailable(handler: RequestHandler, state: _RequestState, exc: BaseException) -> None:
     """Turn the response into a 503 with Retry-After (if headers allow)."""
     log.error(
         "tornsess: session store unavailable for %s %s: %s",
-        handler.request.method, handler.request.path, exc,
+        handler.request.method,
+        handler.request.path,
+        exc,
     )
     state.done = True
     if handler._headers_written:
@@ -591,7 +589,8 @@ async def _commit_all(handler: RequestHandler, state: _RequestState, seal: bool)
             log.info(
                 "tornsess: %s %s: session destroyed before its changes were "
                 "stored; changes dropped",
-                handler.request.method, handler.request.path,
+                handler.request.method,
+                handler.request.path,
             )
 
 
@@ -599,7 +598,7 @@ def _pending(state: _RequestState) -> bool:
     return any(session._pending() for session in state.sessions.values())
 
 
-def _finish(handler: RequestHandler, state: _RequestState, chunk: Any) -> Awaitable[None]:
+def _finish(handler: RequestHandler, state: _RequestState, chunk: Any) -> asyncio.Future[None]:
     if state.done:
         return state.finish(chunk)  # type: ignore[no-any-return]
     if state.finishing:
@@ -625,7 +624,7 @@ def _real_finish(handler: RequestHandler, state: _RequestState) -> Any:
 
 def _flush(
     handler: RequestHandler, state: _RequestState, include_footers: bool
-) -> Awaitable[None]:
+) -> asyncio.Future[None]:
     if state.done or (state.chain is None and (handler._headers_written or not _pending(state))):
         if state.sessions and not handler._headers_written:
             _add_vary(handler)
@@ -661,7 +660,8 @@ def _defer(
         except Exception:
             log.exception(
                 "tornsess: storing the session of %s %s failed",
-                handler.request.method, handler.request.path,
+                handler.request.method,
+                handler.request.path,
             )
             _respond_error(handler, state)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import math
 import struct
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -30,8 +31,18 @@ __all__ = ["Session"]
 T = TypeVar("T")
 _MISSING: Any = object()
 _BOOL_STRINGS = {
-    "1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-    "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False,
+    "1": True,
+    "t": True,
+    "T": True,
+    "TRUE": True,
+    "true": True,
+    "True": True,
+    "0": False,
+    "f": False,
+    "F": False,
+    "FALSE": False,
+    "false": False,
+    "False": False,
 }
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -409,7 +420,9 @@ class Session:
         try:
             rounded: float = struct.unpack("f", struct.pack("f", value))[0]
         except OverflowError:
-            raise ValueError(f"session entry {key!r} does not fit in a float32") from None
+            rounded = math.inf
+        if math.isinf(rounded) and not math.isinf(value):
+            raise ValueError(f"session entry {key!r} does not fit in a float32")
         return rounded
 
     def get_float32_default(self, key: str, default: float) -> float:
@@ -581,9 +594,10 @@ class Session:
         if self._status is _Status.DESTROYED:
             return False
         if self._status is _Status.NEW:
-            return bool(
-                self._values or self._flashes or self._meta_dirty
-            ) or self._manager.config.save_uninitialized
+            return (
+                bool(self._values or self._flashes or self._meta_dirty)
+                or self._manager.config.save_uninitialized
+            )
         return bool(
             self._ops or self._read_flashes or self._meta_dirty or self._cookie_dirty
         ) or self._manager._touch_due(self)
@@ -603,6 +617,11 @@ class Session:
         self._read_flashes = None
         self._ops = []
         return Record(
-            self._values, self._immutable, flashes, self._created, now,
-            self._deadline, expires_at,
+            self._values,
+            self._immutable,
+            flashes,
+            self._created,
+            now,
+            self._deadline,
+            expires_at,
         )

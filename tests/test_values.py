@@ -1,0 +1,321 @@
+"""Session values: types, copies, typed getters, counters, immutables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.apps import Base, make_app
+from tests.helpers import Browser
+from tornsess import EntryNotFound, ImmutableEntry, Sessions, codec
+
+SAMPLES: dict[str, Any] = {
+    "none": None,
+    "true": True,
+    "int": 42,
+    "big": 10**40,
+    "neg": -7,
+    "float": 1.25,
+    "inf": math.inf,
+    "str": "héllo ✓",
+    "empty": "",
+    "bytes": b"\x00\xffraw",
+    "list": [1, "two", [3.0]],
+    "tuple": (1, (2, "3")),
+    "dict": {"a": {"b": [1, 2]}, " x": 1},
+    "tagdict": {" t": [1]},
+    "naive": dt.datetime(2026, 1, 2, 3, 4, 5, 6),
+    "aware": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+    "date": dt.date(2026, 11, 25),
+    "time": dt.time(23, 59, 1, 5),
+    "decimal": Decimal("3.140"),
+    "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "nested": {"when": [dt.date(2020, 1, 1), (Decimal("1"), b"x")]},
+}
+
+
+def serve_run(serve: Callable[..., Browser], run: Callable[[Base], Any]) -> Browser:
+    return serve(make_app(Sessions(), run=run))
+
+
+@pytest.mark.gen_test
+async def test_every_supported_type_round_trips_through_requests(
+    serve: Callable[..., Browser],
+) -> None:
+    def run(h: Base) -> Any:
+        if h.session.is_new:
+            for key, value in SAMPLES.items():
+                h.session.set(key, value)
+            return "stored"
+        wrong = []
+        for key, value in SAMPLES.items():
+            got = h.session.get(key)
+            if got != value or type(got) is not type(value):
+                wrong.append(key)
+        return {"wrong": wrong, "keys": h.session.keys()}
+
+    browser = serve_run(serve, run)
+    assert (await browser.get("/run")).json() == "stored"
+    assert (await browser.get("/run")).json() == {"wrong": [], "keys": list(SAMPLES)}
+
+
+@pytest.mark.gen_test
+async def test_unsupported_types_raise_type_error_at_set(serve: Callable[..., Browser]) -> None:
+    class Custom:
+        pass
+
+    bad: list[Any] = [
+        {1, 2},
+        Custom(),
+        {1: "int key"},
+        [object()],
+        frozenset(),
+        bytearray(b"x"),
+    ]
+
+    def run(h: Base) -> Any:
+        errors = []
+        for value in bad:
+            try:
+                h.session.set("k", value)
+            except TypeError as exc:
+                errors.append(str(exc))
+        return {"errors": len(errors), "len": len(h.session)}
+
+    browser = serve_run(serve, run)
+    response = await browser.get("/run")
+    assert response.json() == {"errors": len(bad), "len": 0}
+    assert response.set_cookies == {}
+
+
+@pytest.mark.gen_test
+async def test_mutating_a_returned_value_does_not_change_the_session(
+    serve: Callable[..., Browser],
+) -> None:
+    def run(h: Base) -> Any:
+        s = h.session
+        if s.is_new:
+            original = {"items": [1, 2]}
+            s.set("d", original)
+            original["items"].append(99)
+            s.set_immutable("l", [1, 2])
+            return "stored"
+        d = s.get("d")
+        d["items"].append(3)
+        lst = s.get("l")
+        lst.append(3)
+        s.get_all()["d"]["items"].append(4)
+        return {"d": s.get("d"), "l": s.get("l")}
+
+    browser = serve_run(serve, run)
+    await browser.get("/run")
+    assert (await browser.get("/run")).json() == {"d": {"items": [1, 2]}, "l": [1, 2]}
+
+
+@pytest.mark.gen_test
+async def test_typed_getters_convert_as_documented(serve: Callable[..., Browser]) -> None:
+    def run(h: Base) -> Any:
+        s = h.session
+        for key, value in {
+            "s": "abc", "n": "3", "neg": "-12", "f": 3.9, "i": 7, "b": True, "bs": "false",
+            "fs": "0.1", "big": 2**70, "none": None, "dec": Decimal("2.5"), "huge": 1e300,
+        }.items():
+            s.set(key, value)
+        checks: list[tuple[str, Callable[[], Any], Any]] = [
+            ("get_string str", lambda: s.get_string("s"), "abc"),
+            ("get_string int", lambda: s.get_string("i"), "7"),
+            ("get_string float", lambda: s.get_string("f"), "3.9"),
+            ("get_int numeric str", lambda: s.get_int("n"), 3),
+            ("get_int negative str", lambda: s.get_int("neg"), -12),
+            ("get_int float truncates", lambda: s.get_int("f"), 3),
+            ("get_int decimal", lambda: s.get_int("dec"), 2),
+            ("get_int64 big", lambda: s.get_int("big"), 2**70),
+            ("get_float64 str full precision", lambda: s.get_float64("fs"), 0.1),
+            ("get_float64 int", lambda: s.get_float64("i"), 7.0),
+            ("get_float32", lambda: s.get_float32("fs"), 0.10000000149011612),
+            ("get_boolean", lambda: s.get_boolean("b"), True),
+            ("get_boolean str", lambda: s.get_boolean("bs"), False),
+            ("string default on bool", lambda: s.get_string_default("b", "d"), "d"),
+            ("int default missing", lambda: s.get_int_default("missing", 7), 7),
+            ("int default bad", lambda: s.get_int_default("s", 5), 5),
+            ("int64 default too big", lambda: s.get_int64_default("big", 1), 1),
+            ("float32 default overflow", lambda: s.get_float32_default("huge", 2.0), 2.0),
+            ("float64 default none", lambda: s.get_float64_default("none", 1.5), 1.5),
+            ("bool default int", lambda: s.get_boolean_default("i", True), True),
+        ]
+        raising: list[tuple[str, Callable[[], Any], type[Exception]]] = [
+            ("missing", lambda: s.get_int("missing"), EntryNotFound),
+            ("missing is KeyError", lambda: s.get_string("missing"), KeyError),
+            ("int of word", lambda: s.get_int("s"), ValueError),
+            ("bool is not an int", lambda: s.get_int("b"), TypeError),
+            ("int of None", lambda: s.get_int("none"), TypeError),
+            ("int64 range", lambda: s.get_int64("big"), ValueError),
+            ("float of bool", lambda: s.get_float64("b"), TypeError),
+            ("float32 overflow", lambda: s.get_float32("huge"), ValueError),
+            ("boolean of int", lambda: s.get_boolean("i"), TypeError),
+            ("boolean of word", lambda: s.get_boolean("s"), ValueError),
+            ("string of bool", lambda: s.get_string("b"), TypeError),
+            ("getitem missing", lambda: s["missing"], KeyError),
+        ]
+        failures = [name for name, call, want in checks if call() != want]
+        for name, call, exc in raising:
+            try:
+                call()
+                failures.append(name)
+            except exc:
+                pass
+        return failures
+
+    browser = serve_run(serve, run)
+    assert (await browser.get("/run")).json() == []
+
+
+@pytest.mark.gen_test
+async def test_increment_and_decrement(serve: Callable[..., Browser]) -> None:
+    def run(h: Base) -> Any:
+        s = h.session
+        out: dict[str, Any] = {
+            "inc_missing": s.increment("a", 2),
+            "dec_missing": s.decrement("b", 2),
+            "inc_again": s.increment("a"),
+            "float": s.increment("c", 0.5),
+        }
+        s.set("word", "abc")
+        s.set("flag", True)
+        for key in ("word", "flag"):
+            for method in (s.increment, s.decrement):
+                try:
+                    method(key, 1)
+                    out[f"{key}-{method.__name__}"] = "no error"
+                except TypeError:
+                    pass
+        return out
+
+    browser = serve_run(serve, run)
+    assert (await browser.get("/run")).json() == {
+        "inc_missing": 2,
+        "dec_missing": -2,
+        "inc_again": 3,
+        "float": 0.5,
+    }
+
+
+@pytest.mark.gen_test
+async def test_immutable_entries(serve: Callable[..., Browser]) -> None:
+    def run(h: Base) -> Any:
+        s = h.session
+        if s.is_new:
+            s.set_immutable("role", "admin")
+            return "stored"
+        refused = []
+        for name, call in [
+            ("set", lambda: s.set("role", "user")),
+            ("delete", lambda: s.delete("role")),
+            ("increment", lambda: s.increment("role")),
+        ]:
+            try:
+                call()
+            except ImmutableEntry:
+                refused.append(name)
+        before = s.get("role")
+        s.set_immutable("role", "owner")
+        return {"refused": refused, "before": before, "after": s.get("role")}
+
+    browser = serve_run(serve, run)
+    await browser.get("/run")
+    result = (await browser.get("/run")).json()
+    assert result == {
+        "refused": ["set", "delete", "increment"],
+        "before": "admin",
+        "after": "owner",
+    }
+    assert (await browser.get("/get")).json()["values"] == {"role": "owner"}
+
+
+@pytest.mark.gen_test
+async def test_mapping_protocol_and_delete(serve: Callable[..., Browser]) -> None:
+    def run(h: Base) -> Any:
+        s = h.session
+        s["a"] = 1
+        s.set("b", 2)
+        out = {"in": "a" in s, "len": len(s), "len_method": s.len(), "a": s["a"], "iter": list(s)}
+        del s["a"]
+        out["deleted_missing"] = s.delete("zzz")
+        out["deleted"] = s.delete("b")
+        out["after"] = s.get_all()
+        return out
+
+    browser = serve_run(serve, run)
+    assert (await browser.get("/run")).json() == {
+        "in": True,
+        "len": 2,
+        "len_method": 2,
+        "a": 1,
+        "iter": ["a", "b"],
+        "deleted_missing": False,
+        "deleted": True,
+        "after": {},
+    }
+
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary()
+    | st.datetimes()
+    | st.dates()
+    | st.times()
+    | st.decimals(allow_nan=False)
+    | st.uuids(),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.lists(inner, max_size=4).map(tuple)
+    | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, Decimal):
+        return str(a) == str(b)
+    return bool(a == b)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(values)
+def test_codec_round_trip_keeps_value_and_type(value: Any) -> None:
+    assert _same(codec.loads(codec.dumps(value)), value)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text())
+def test_codec_loads_of_arbitrary_text_raises_only_value_error(text: str) -> None:
+    try:
+        codec.loads(text)
+    except ValueError:
+        pass
+
+
+def test_codec_never_imports_pickle() -> None:
+    import pathlib
+
+    for path in pathlib.Path("tornsess").rglob("*.py"):
+        source = path.read_text()
+        for banned in ("import pickle", "import marshal", "import shelve", "jsonpickle"):
+            assert banned not in source, (path, banned)
