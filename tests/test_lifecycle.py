@@ -46,7 +46,9 @@ async def test_destroy_then_start_in_the_same_request(serve: Callable[..., Brows
     assert body["is_new"] is True
     assert body["new"] != body["old"]
     assert response.cookie(NAME)["value"] == body["new"]
-    assert response.set_cookie_lines == [line for line in response.set_cookie_lines if body["new"] in line]
+    assert response.set_cookie_lines == [
+        line for line in response.set_cookie_lines if body["new"] in line
+    ]
     got = (await browser.get("/get")).json()
     assert got == {"id": body["new"], "is_new": False, "values": {"again": True}, "len": 1}
 

@@ -33,7 +33,9 @@ SAMPLES: dict[str, Any] = {
     "dict": {"a": {"b": [1, 2]}, " x": 1},
     "tagdict": {" t": [1]},
     "naive": dt.datetime(2026, 1, 2, 3, 4, 5, 6),
-    "aware": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+    "aware": dt.datetime(
+        2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))
+    ),
     "date": dt.date(2026, 11, 25),
     "time": dt.time(23, 59, 1, 5),
     "decimal": Decimal("3.140"),
@@ -125,8 +127,18 @@ async def test_typed_getters_convert_as_documented(serve: Callable[..., Browser]
     def run(h: Base) -> Any:
         s = h.session
         for key, value in {
-            "s": "abc", "n": "3", "neg": "-12", "f": 3.9, "i": 7, "b": True, "bs": "false",
-            "fs": "0.1", "big": 2**70, "none": None, "dec": Decimal("2.5"), "huge": 1e300,
+            "s": "abc",
+            "n": "3",
+            "neg": "-12",
+            "f": 3.9,
+            "i": 7,
+            "b": True,
+            "bs": "false",
+            "fs": "0.1",
+            "big": 2**70,
+            "none": None,
+            "dec": Decimal("2.5"),
+            "huge": 1e300,
         }.items():
             s.set(key, value)
         checks: list[tuple[str, Callable[[], Any], Any]] = [
@@ -278,9 +290,11 @@ values = st.recursive(
     | st.times()
     | st.decimals(allow_nan=False)
     | st.uuids(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.lists(inner, max_size=4).map(tuple)
-    | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 

@@ -51,16 +51,24 @@ _SLOW_CALLBACK = 5.0
 class _RequestState:
     """What tornsess keeps on one handler for the length of a request."""
 
-    __slots__ = ("sessions", "chain", "finishing", "done", "finish", "flush")
+    __slots__ = ("sessions", "chain", "finishing", "done", "handler")
 
     def __init__(self, handler: RequestHandler) -> None:
         self.sessions: dict[Sessions, Session] = {}
         self.chain: asyncio.Future[None] | None = None
         self.finishing = False
         self.done = False
-        cls = type(handler)
-        self.finish: Callable[..., Any] = functools.partial(cls.finish, handler)
-        self.flush: Callable[..., Any] = functools.partial(cls.flush, handler)
+        self.handler = handler
+
+    def finish(self, chunk: Any = None) -> asyncio.Future[None]:
+        """The handler's own (class) ``finish``, past the tornsess hook."""
+        handler = self.handler
+        return type(handler).finish(handler, chunk)
+
+    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
+        """The handler's own (class) ``flush``, past the tornsess hook."""
+        handler = self.handler
+        return type(handler).flush(handler, include_footers)
 
 
 class Sessions:
@@ -83,6 +91,7 @@ class Sessions:
         self._encoding = config.effective_encoding
         self._rotating = isinstance(self._encoding, RotatingEncoding)
         self._idle = config.idle_timeout_seconds
+        self._lifetime = config.expires_seconds
         self._callbacks: list[DestroyCallback] = []
         self._running: set[asyncio.Future[Any]] = set()
         self._db: Database = MemoryDatabase()
@@ -230,7 +239,11 @@ class Sessions:
             if not is_valid_id(sid) or any(sid == f[0] for f in found):
                 continue
             record = await self._db.load(sid)
-            if record is None or not await self._alive(sid, record, now):
+            if record is None:
+                continue
+            if self._expired(record, now):
+                if await self._db.destroy(sid):
+                    self._fire_destroy(sid)
                 continue
             found.append((sid, record, stale))
         if len(found) == 1:
@@ -246,15 +259,12 @@ class Sessions:
             )
         return Session(self, handler, await self._new_id(handler), None, options, now)
 
-    async def _alive(self, sid: str, record: Record, now: float) -> bool:
+    def _expired(self, record: Record, now: float) -> bool:
         """Enforce the absolute and idle limits on a loaded record (defence in
         depth: a store may keep an expired session until its sweep)."""
-        expired = (record.deadline is not None and record.deadline <= now) or (
+        return (record.deadline is not None and record.deadline <= now) or (
             self._idle is not None and record.accessed + self._idle <= now
         )
-        if expired and await self._db.destroy(sid):
-            self._fire_destroy(sid)
-        return not expired
 
     async def _new_id(self, handler: RequestHandler) -> str:
         generator = self._config.session_id_generator

@@ -147,7 +147,7 @@ class Session:
         self._meta_dirty = False
         self._sealed = False
         self._read_cookie = record is not None
-        self._lifetime = manager.config.expires_seconds
+        self._lifetime = manager._lifetime
         self._values: Mapping[str, str]
         self._flashes: Mapping[str, str]
         self._immutable: frozenset[str]

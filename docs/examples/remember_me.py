@@ -1,0 +1,35 @@
+"""Remember me: a browser-session cookie by default, 30 days on request."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import tornado.web
+
+from tornsess import Sessions, SessionMixin
+
+sessions = Sessions(expires=-1)  # browser-session cookie, no absolute limit
+
+
+class Login(SessionMixin, tornado.web.RequestHandler):
+    async def post(self) -> None:
+        await self.session.regenerate()
+        self.session.set("user", self.get_body_argument("user"))
+        if self.get_body_argument("remember", "") == "on":
+            # Same id, new server-side lifetime, cookie rewritten with Max-Age.
+            await self.sessions.update_expiration(self, timedelta(days=30))
+        self.finish("ok")
+
+
+def make_app() -> tornado.web.Application:
+    return tornado.web.Application([(r"/login", Login)], sessions=sessions)
+
+
+async def main() -> None:
+    make_app().listen(8888)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

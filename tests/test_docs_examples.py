@@ -1,0 +1,75 @@
+"""Every runnable example of the docs, exercised over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from docs.examples import flashes, login, quickstart, remember_me, values, without_mixin
+from tests.helpers import Browser
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.gen_test
+async def test_quickstart(serve: Callable[..., Browser]) -> None:
+    browser = serve(quickstart.make_app())
+    assert (await browser.get("/")).text.endswith("1 time(s).")
+    assert (await browser.get("/")).text.endswith("2 time(s).")
+    assert "quickstart" in browser.jar
+
+
+@pytest.mark.gen_test
+async def test_login(serve: Callable[..., Browser]) -> None:
+    browser = serve(login.make_app())
+    assert (await browser.get("/me")).code == 401
+    response = await browser.post("/login", "user=alice", headers=FORM)
+    assert response.text == "welcome alice"
+    assert int(response.cookie("app_session")["max-age"]) == 12 * 3600
+    assert (await browser.get("/me")).text == "alice"
+    assert (await browser.post("/logout", "", headers=FORM)).text == "bye"
+    assert (await browser.get("/me")).code == 401
+    await login.sessions.wait_for_callbacks()
+
+
+@pytest.mark.gen_test
+async def test_flashes(serve: Callable[..., Browser]) -> None:
+    browser = serve(flashes.make_app())
+    assert (await browser.post("/save", "", headers=FORM)).code == 302
+    assert (await browser.get("/")).text == "Saved!"
+    assert (await browser.get("/")).text == "nothing new"
+
+
+@pytest.mark.gen_test
+async def test_remember_me(serve: Callable[..., Browser]) -> None:
+    browser = serve(remember_me.make_app())
+    plain = await browser.post("/login", "user=a", headers=FORM)
+    assert "max-age" not in plain.cookie("tornsessid")
+    remembered = await browser.post("/login", "user=a&remember=on", headers=FORM)
+    assert int(remembered.cookie("tornsessid")["max-age"]) == 30 * 24 * 3600
+
+
+@pytest.mark.gen_test
+async def test_without_mixin(serve: Callable[..., Browser]) -> None:
+    browser = serve(without_mixin.make_app())
+    first = await browser.post("/shop/cart", "item=apple", headers=FORM)
+    assert first.json() == {"items": ["apple"]}
+    assert first.cookie("cart")["path"] == "/shop"
+    await browser.post("/shop/cart", "item=pear", headers=FORM)
+    assert (await browser.get("/shop/checkout")).json() == {"items": ["apple", "pear"]}
+
+
+@pytest.mark.gen_test
+async def test_values(serve: Callable[..., Browser]) -> None:
+    browser = serve(values.make_app())
+    first = (await browser.get("/profile")).json()
+    assert first == {
+        "since": "2026-01-01",
+        "balance": "10.50",
+        "age": 42,
+        "height": 1.8,
+        "plan": "free",
+        "views": 1,
+    }
+    assert (await browser.get("/profile")).json()["views"] == 2
