@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.abspath(".."))
 
 project = "tornsess"
 author = "the tornsess developers"
-copyright = "2026, the tornsess developers"  # noqa: A001
+copyright = "2026, the tornsess developers"
 release = "0.1.0"
 
 extensions = ["sphinx.ext.autodoc"]

@@ -228,11 +228,12 @@ async def test_immutable_entries(serve: Callable[..., Browser]) -> None:
             s.set_immutable("role", "admin")
             return "stored"
         refused = []
-        for name, call in [
+        attempts: list[tuple[str, Callable[[], Any]]] = [
             ("set", lambda: s.set("role", "user")),
             ("delete", lambda: s.delete("role")),
             ("increment", lambda: s.increment("role")),
-        ]:
+        ]
+        for name, call in attempts:
             try:
                 call()
             except ImmutableEntry:

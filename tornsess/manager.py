@@ -610,14 +610,14 @@ def _pending(state: _RequestState) -> bool:
 
 def _finish(handler: RequestHandler, state: _RequestState, chunk: Any) -> asyncio.Future[None]:
     if state.done:
-        return state.finish(chunk)  # type: ignore[no-any-return]
+        return state.finish(chunk)
     if state.finishing:
         raise RuntimeError("finish() called twice")
     if state.sessions and not handler._headers_written:
         _add_vary(handler)
     if state.chain is None and not _pending(state):
         state.done = True
-        return state.finish(chunk)  # type: ignore[no-any-return]
+        return state.finish(chunk)
     if chunk is not None:
         handler.write(chunk)
     state.finishing = True
@@ -638,7 +638,7 @@ def _flush(
     if state.done or (state.chain is None and (handler._headers_written or not _pending(state))):
         if state.sessions and not handler._headers_written:
             _add_vary(handler)
-        return state.flush(include_footers)  # type: ignore[no-any-return]
+        return state.flush(include_footers)
 
     def action(handler: RequestHandler, state: _RequestState) -> Any:
         if state.sessions and not handler._headers_written:

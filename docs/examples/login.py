@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import tornado.web
 
-from tornsess import Sessions, SessionMixin
+from tornsess import SessionMixin, Sessions
 
 log = logging.getLogger("example")
 

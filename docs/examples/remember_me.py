@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import tornado.web
 
-from tornsess import Sessions, SessionMixin
+from tornsess import SessionMixin, Sessions
 
 sessions = Sessions(expires=-1)  # browser-session cookie, no absolute limit
 
