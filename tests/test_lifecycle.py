@@ -351,3 +351,33 @@ async def test_plain_start_without_mixin_persists(serve: Callable[..., Browser])
     browser = serve(make_app())
     assert (await browser.get("/plain")).json() == {"same": True, "plain": 1}
     assert (await browser.get("/plain")).json() == {"same": True, "plain": 2}
+
+
+@pytest.mark.gen_test
+async def test_store_failure_inside_the_handler_gives_503_without_traceback(
+    serve: Callable[..., Browser], caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = Sessions()
+    db = FlakyDatabase()
+    manager.use_database(db)
+
+    async def run(h: Base) -> Any:
+        h.session.set("x", 1)
+        db.down = True
+        try:
+            await h.session.save()
+        finally:
+            db.down = False
+        return "unreachable"
+
+    browser = serve(make_app(manager, run=run))
+    await browser.get("/set?key=a&value=b")
+    with caplog.at_level(logging.WARNING):
+        response = await browser.get("/run")
+    assert response.code == 503
+    assert response.headers["Retry-After"]
+    assert response.set_cookies == {}
+    ours = [r for r in caplog.records if r.name == "tornsess"]
+    assert len(ours) == 1 and ours[0].exc_info is None
+    assert not [r for r in caplog.records if r.exc_info]
+    assert (await browser.get("/get")).json()["values"] == {"a": "b"}

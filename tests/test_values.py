@@ -334,3 +334,37 @@ def test_codec_never_imports_pickle() -> None:
         source = path.read_text()
         for banned in ("import pickle", "import marshal", "import shelve", "jsonpickle"):
             assert banned not in source, (path, banned)
+
+
+@pytest.mark.gen_test
+async def test_session_metadata_properties(serve: Callable[..., Browser]) -> None:
+    import time
+
+    def run(h: Base) -> Any:
+        s = h.session
+        if s.is_new:
+            s.set_immutable("fixed", 1)
+            s.set("plain", 2)
+            return "stored"
+        return {
+            "created_ok": abs(s.created.timestamp() - time.time()) < 60,
+            "aware": s.created.tzinfo is not None,
+            "last_access_after_created": s.last_access >= s.created,
+            "expires_at": s.expires_at is not None
+            and 3500 < s.expires_at.timestamp() - time.time() <= 3600,
+            "immutable": [s.is_immutable("fixed"), s.is_immutable("plain")],
+            "destroyed": s.is_destroyed,
+            "keys": s.keys(),
+        }
+
+    browser = serve(make_app(Sessions(expires=3600), run=run))
+    await browser.get("/run")
+    assert (await browser.get("/run")).json() == {
+        "created_ok": True,
+        "aware": True,
+        "last_access_after_created": True,
+        "expires_at": True,
+        "immutable": [True, False],
+        "destroyed": False,
+        "keys": ["fixed", "plain"],
+    }

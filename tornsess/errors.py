@@ -6,6 +6,8 @@ Every exception the library raises on purpose derives from
 
 from __future__ import annotations
 
+from tornado.web import HTTPError
+
 __all__ = [
     "ConfigError",
     "DecodeError",
@@ -89,8 +91,18 @@ class SessionTooLarge(TornsessError):
     """The session cookie would exceed the 4096-byte browser limit."""
 
 
-class StoreUnavailable(TornsessError):
+class StoreUnavailable(TornsessError, HTTPError):
     """The session store could not be reached or failed.
 
-    The request path answers 503 with ``Retry-After`` when this is raised.
+    It is a :class:`tornado.web.HTTPError` with status 503: raised out of a
+    handler, the client gets a 503 with ``Retry-After``, and tornsess logs
+    the failure once (no traceback).
     """
+
+    def __init__(self, message: str = "session store unavailable") -> None:
+        HTTPError.__init__(self, 503, reason="Service Unavailable")
+        self.args = (message,)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

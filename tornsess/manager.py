@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 from tornado.iostream import StreamClosedError
-from tornado.web import Finish, RequestHandler
+from tornado.web import RequestHandler
 
 from .config import Config, Duration, _seconds
 from .cookie import (
@@ -51,13 +51,14 @@ _SLOW_CALLBACK = 5.0
 class _RequestState:
     """What tornsess keeps on one handler for the length of a request."""
 
-    __slots__ = ("sessions", "chain", "finishing", "done", "handler")
+    __slots__ = ("sessions", "chain", "finishing", "done", "failed", "handler")
 
     def __init__(self, handler: RequestHandler) -> None:
         self.sessions: dict[Sessions, Session] = {}
         self.chain: asyncio.Future[None] | None = None
         self.finishing = False
         self.done = False
+        self.failed = False
         self.handler = handler
 
     def finish(self, chunk: Any = None) -> asyncio.Future[None]:
@@ -203,8 +204,8 @@ class Sessions:
         session with a new id; the client's id is never adopted. *options*
         adjust the cookie's attributes for this session.
 
-        If the store fails, the response becomes a 503 with ``Retry-After``
-        and :class:`tornado.web.Finish` is raised to end the handler.
+        :raises tornsess.StoreUnavailable: the store failed (an ``HTTPError``
+            503: left to propagate, the client gets 503 with ``Retry-After``).
         """
         state: _RequestState | None = getattr(handler, "_tornsess", None)
         if state is None:
@@ -218,7 +219,7 @@ class Sessions:
         try:
             session = await self._open(handler, options)
         except StoreUnavailable as exc:
-            self._unavailable(handler, state, exc)
+            _store_failed(handler, state, exc)
         state.sessions[self] = session
         return session
 
@@ -313,11 +314,7 @@ class Sessions:
         if session is None:
             session = await self.start(handler)
         had_cookie = session._read_cookie or session._status is _Status.STORED
-        try:
-            await self._destroy_session(session)
-        except StoreUnavailable as exc:
-            state: _RequestState = handler._tornsess  # type: ignore[attr-defined]
-            self._unavailable(handler, state, exc)
+        await self._guard(session, self._destroy_session(session))
         if had_cookie or request_cookie_values(handler.request, self._config.cookie):
             attrs = self._attributes(handler, session, time.time())
             handler.clear_cookie(
@@ -525,11 +522,14 @@ class Sessions:
         handler.flush = flush  # type: ignore[method-assign]
         return state
 
-    def _unavailable(
-        self, handler: RequestHandler, state: _RequestState, exc: BaseException
-    ) -> NoReturn:
-        _respond_unavailable(handler, state, exc)
-        raise Finish()
+    async def _guard(self, session: Session, operation: Awaitable[None]) -> None:
+        """Run a store operation of the request path; a store failure marks
+        the request failed (503, Retry-After, logged once) and propagates."""
+        try:
+            await operation
+        except StoreUnavailable as exc:
+            handler = session._handler
+            _store_failed(handler, handler._tornsess, exc)  # type: ignore[attr-defined]
 
 
 def _call_sync(callback: DestroyCallback, session_id: str) -> None:
@@ -554,25 +554,45 @@ def _warn_slow(future: asyncio.Future[Any], name: str) -> None:
 RETRY_AFTER = "5"
 
 
-def _respond_unavailable(handler: RequestHandler, state: _RequestState, exc: BaseException) -> None:
-    """Turn the response into a 503 with Retry-After (if headers allow)."""
+def _log_failure(handler: RequestHandler, exc: BaseException) -> None:
+    if getattr(exc, "_tornsess_logged", False):
+        return
     log.error(
         "tornsess: session store unavailable for %s %s: %s",
         handler.request.method,
         handler.request.path,
         exc,
     )
-    state.done = True
-    if handler._headers_written:
-        if not handler._finished:
-            handler._finished = False
-            state.finish()
-        return
-    handler._finished = False
-    handler.clear()
-    handler.set_status(503)
+    try:
+        exc._tornsess_logged = True  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - exotic exception types
+        pass
+
+
+def _store_failed(handler: RequestHandler, state: _RequestState, exc: StoreUnavailable) -> NoReturn:
+    """Mark the request failed and let the 503 propagate to Tornado."""
+    _log_failure(handler, exc)
+    state.failed = True
+    raise exc
+
+
+def _unavailable_headers(handler: RequestHandler) -> None:
     handler.set_header("Retry-After", RETRY_AFTER)
     handler.set_header("Cache-Control", "no-store")
+
+
+def _respond_unavailable(handler: RequestHandler, state: _RequestState, exc: BaseException) -> None:
+    """Turn the response into a 503 with Retry-After (if headers allow)."""
+    _log_failure(handler, exc)
+    state.failed = True
+    state.done = True
+    handler._finished = False
+    if handler._headers_written:
+        state.finish()
+        return
+    handler.clear()
+    handler.set_status(503)
+    _unavailable_headers(handler)
     try:
         handler.write_error(503)
     except Exception:
@@ -613,6 +633,12 @@ def _finish(handler: RequestHandler, state: _RequestState, chunk: Any) -> asynci
         return state.finish(chunk)
     if state.finishing:
         raise RuntimeError("finish() called twice")
+    if state.failed:
+        # A store call failed in this request: nothing is stored, no cookie.
+        if handler.get_status() == 503 and not handler._headers_written:
+            _unavailable_headers(handler)
+        state.done = True
+        return state.finish(chunk)
     if state.sessions and not handler._headers_written:
         _add_vary(handler)
     if state.chain is None and not _pending(state):

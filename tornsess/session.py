@@ -570,14 +570,14 @@ class Session:
         :raises tornsess.SessionInterrupted: the session was destroyed meanwhile.
         :raises tornsess.StoreUnavailable: the store failed.
         """
-        await self._manager._commit(self)
+        await self._manager._guard(self, self._manager._commit(self))
 
     async def regenerate(self) -> None:
         """Give the session a new id, keeping its data; the old id is dead at
         once and the new cookie goes out with this response. Call it at login
         and at every privilege change (session fixation)."""
         self._check_writable()
-        await self._manager._regenerate(self)
+        await self._manager._guard(self, self._manager._regenerate(self))
 
     async def destroy(self) -> None:
         """Remove the session from the store (``on_destroy`` callbacks run).
@@ -585,7 +585,7 @@ class Session:
         The cookie is left as it is, as in Iris; ``await
         sessions.destroy(handler)`` also deletes it.
         """
-        await self._manager._destroy_session(self)
+        await self._manager._guard(self, self._manager._destroy_session(self))
 
     # -- manager interface --------------------------------------------------
 
