@@ -72,9 +72,12 @@ class Config:
     decode: Callable[[str, str], str] | None = None
     """``decode(cookie_name, cookie_value) -> session_id``; needs ``encode``."""
 
-    encoding: Encoding | None = None
+    encoding: Encoding | str | None = None
     """An :class:`~tornsess.Encoding` for the cookie value; the default is
-    :class:`encoders.PlainEncoder`. Exclusive with ``encode``/``decode``."""
+    :class:`encoders.PlainEncoder`. Exclusive with ``encode``/``decode``. In
+    the Application settings it may also be a shorthand, ``"plain"``,
+    ``"signed"`` or ``"secretbox"``, whose keys are derived from the
+    Application's ``cookie_secret``."""
 
     expires: Duration = 0
     """Absolute lifetime. ``0``: none (the cookie gets the browser maximum,
@@ -168,6 +171,8 @@ class Config:
         if self.encoding is not None:
             if self.encode is not None or self.decode is not None:
                 raise ConfigError("encoding", "give either encoding or encode/decode, not both")
+            if isinstance(self.encoding, str):
+                return self._shorthand(self.encoding)
             if not isinstance(self.encoding, Encoding):
                 raise ConfigError(
                     "encoding",
@@ -184,6 +189,25 @@ class Config:
         from encoders.plain import PlainEncoder
 
         return PlainEncoder()
+
+    @staticmethod
+    def _shorthand(name: str) -> Encoding:
+        from .keys import SHORTHANDS
+
+        if name == "plain":
+            from encoders.plain import PlainEncoder
+
+            return PlainEncoder()
+        if name in SHORTHANDS:
+            raise ConfigError(
+                "encoding",
+                f"the {name!r} shorthand derives its keys from the Application's "
+                f"cookie_secret, so it only works in Application(sessions={{...}}); "
+                f"elsewhere pass an encoder with keys",
+            )
+        raise ConfigError(
+            "encoding", f"unknown encoder shorthand {name!r}; use one of {SHORTHANDS}"
+        )
 
     @property
     def expires_seconds(self) -> float:

@@ -9,6 +9,7 @@ from tornado.web import Application, RequestHandler
 
 from .config import Config
 from .errors import ConfigError, SessionNotFound
+from .keys import encoding_from_settings
 from .manager import Sessions
 from .session import Session
 
@@ -21,7 +22,11 @@ def sessions_for(application: Application) -> Sessions:
     """The manager of *application*, built once from its ``sessions`` setting.
 
     The setting may be a :class:`Sessions`, a :class:`Config` or a dict of
-    Config fields; without it, a ``Sessions()`` with the defaults is used.
+    Config fields; without it, a ``Sessions()`` with the defaults is used. In
+    the dict, ``encoding`` may be a shorthand, ``"plain"``, ``"signed"`` or
+    ``"secretbox"``: the keys come from the Application's ``cookie_secret``
+    (a ``{version: secret}`` dict with ``key_version`` gives a key list for
+    rotation, newest ``key_version``), each derived for its own purpose.
 
     :raises tornsess.ConfigError: the setting has another type or a bad field.
     """
@@ -36,7 +41,10 @@ def sessions_for(application: Application) -> Sessions:
     elif isinstance(setting, Config):
         manager = Sessions(setting)
     elif isinstance(setting, dict):
-        manager = Sessions(Config.from_mapping(setting))
+        fields = dict(setting)
+        if isinstance(fields.get("encoding"), str):
+            fields["encoding"] = encoding_from_settings(fields["encoding"], application.settings)
+        manager = Sessions(Config.from_mapping(fields))
     else:
         raise ConfigError(
             SETTING, f"expected Sessions, Config or dict, got {type(setting).__name__}"

@@ -1,0 +1,133 @@
+"""The signed encoder: the session id, timestamped and signed with
+itsdangerous (HMAC-SHA256), the cookie name bound into the signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from itsdangerous.encoding import base64_encode, int_to_bytes
+
+from tornsess.errors import ConfigError, DecodeError
+from tornsess.ids import MAX_ID_LENGTH, is_valid_id
+
+from ._keys import KeyInput, key_list
+
+__all__ = ["SignedEncoder"]
+
+MIN_KEY_BYTES = 32
+FUTURE_SKEW = 60
+_TOKEN_RE = re.compile(r"[A-Za-z0-9._-]+\.[A-Za-z0-9_-]{1,11}\.[A-Za-z0-9_-]{43}")
+_MAX_TOKEN = MAX_ID_LENGTH + 60
+
+
+class SignedEncoder:
+    """Signs the session id with itsdangerous' ``TimestampSigner`` and
+    HMAC-SHA256: ``<id>.<timestamp>.<signature>``.
+
+    :param keys: one secret (str or bytes, at least 32 bytes) or a list of
+        them, **oldest first**: the last key signs, every key verifies. A
+        cookie that verifies under an older key is re-issued under the newest
+        key in the same response.
+    :param salt: separates these signatures from any other use of the keys;
+        the cookie name is added to it, so a value signed for one cookie name
+        fails under another.
+    :param max_age: if given, reject signatures older than this many seconds
+        (an upper bound on a cookie's life, independent of the store).
+
+    Only canonical tokens are accepted: a valid token with ``=`` padding,
+    non-ASCII characters or any other re-encoding is rejected, although
+    itsdangerous itself accepts such variants. Timestamps more than a minute
+    in the future are rejected. The id is readable by the client (signing
+    gives integrity, not confidentiality).
+
+    :raises tornsess.ConfigError: a key is shorter than 32 bytes, or
+        ``max_age`` is not positive.
+    """
+
+    def __init__(
+        self,
+        keys: KeyInput,
+        *,
+        salt: str = "tornsess.signed-session-id",
+        max_age: float | None = None,
+    ) -> None:
+        items = key_list("keys", keys)
+        self._keys = [k.encode("utf-8") if isinstance(k, str) else k for k in items]
+        for key in self._keys:
+            if len(key) < MIN_KEY_BYTES:
+                raise ConfigError(
+                    "keys",
+                    f"signing keys must be at least {MIN_KEY_BYTES} bytes "
+                    "(generate one with `python -m tornsess keygen`)",
+                )
+        if max_age is not None and not max_age > 0:
+            raise ConfigError("max_age", f"must be positive, got {max_age!r}")
+        self._salt = salt
+        self._max_age = max_age
+        self._signers: dict[str, list[TimestampSigner]] = {}
+
+    def _signers_for(self, cookie_name: str) -> list[TimestampSigner]:
+        """One signer per key, newest first."""
+        signers = self._signers.get(cookie_name)
+        if signers is None:
+            salt = f"{self._salt}\x00{cookie_name}".encode()
+            signers = [
+                TimestampSigner(key, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
+                for key in reversed(self._keys)
+            ]
+            self._signers[cookie_name] = signers
+        return signers
+
+    def encode(self, cookie_name: str, session_id: str) -> str:
+        """Sign *session_id* for *cookie_name* with the newest key."""
+        return self._signers_for(cookie_name)[0].sign(session_id).decode("ascii")
+
+    def decode(self, cookie_name: str, cookie_value: str) -> str:
+        """The session id in a valid, canonical token; ``DecodeError`` otherwise."""
+        return self.decode_stale(cookie_name, cookie_value)[0]
+
+    def decode_stale(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
+        """Like :meth:`decode`, plus whether an older key verified it."""
+        try:
+            return self._decode(cookie_name, cookie_value)
+        except DecodeError:
+            raise
+        except Exception as exc:  # itsdangerous lets some through (OverflowError)
+            raise DecodeError(f"undecodable signed value ({type(exc).__name__})") from None
+
+    def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
+        if (
+            type(cookie_value) is not str
+            or len(cookie_value) > _MAX_TOKEN
+            or not _TOKEN_RE.fullmatch(cookie_value)
+        ):
+            raise DecodeError("not a signed session id")
+        for index, signer in enumerate(self._signers_for(cookie_name)):
+            try:
+                value, signed_at = signer.unsign(cookie_value, return_timestamp=True)
+            except SignatureExpired:
+                raise DecodeError("signature expired") from None
+            except BadSignature:
+                continue
+            timestamp = int(signed_at.timestamp())
+            now = time.time()
+            if timestamp > now + FUTURE_SKEW:
+                raise DecodeError("signature from the future")
+            if self._max_age is not None and now - timestamp > self._max_age:
+                raise DecodeError("signature expired")
+            session_id = value.decode("ascii")
+            payload = f"{session_id}.{base64_encode(int_to_bytes(timestamp)).decode()}"
+            canonical = f"{payload}.{signer.get_signature(payload).decode()}"
+            if not hmac.compare_digest(canonical.encode(), cookie_value.encode()):
+                raise DecodeError("non-canonical signed value")
+            if not is_valid_id(session_id):
+                raise DecodeError("not a session id")
+            return session_id, index != 0
+        raise DecodeError("bad signature")
+
+    def __repr__(self) -> str:
+        return f"SignedEncoder(<{len(self._keys)} key(s)>, max_age={self._max_age!r})"
