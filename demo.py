@@ -7,6 +7,8 @@ prints: ``/secret`` is forbidden until ``/login``; ``/logout`` ends it.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from typing import Any
 
 import tornado.web
@@ -14,12 +16,18 @@ from tornado.options import define, options, parse_command_line
 
 import tornsess
 from tornsess import SessionMixin
+from tornsess.keys import encoding_from_settings, generate_key
 
 COOKIE = "mycookiesessionnameid"
 
 define("port", default=8080, type=int, help="port to listen on")
 define("address", default="127.0.0.1", help="address to listen on")
-define("encoder", default="plain", help="cookie encoder: plain")
+define("encoder", default="plain", help="cookie encoder: plain, signed or secretbox")
+define(
+    "secret",
+    default=None,
+    help="key material for signed/secretbox (default: $TORNSESS_SECRET, else a random one)",
+)
 define("store", default="memory", help="session store: memory")
 
 
@@ -46,13 +54,40 @@ class LogoutHandler(SessionMixin, tornado.web.RequestHandler):
         self.finish("You are logged out.")
 
 
-def make_sessions(encoder: str = "plain", store: str = "memory") -> tornsess.Sessions:
-    """The demo's session manager for the given ``--encoder`` and ``--store``."""
-    if encoder != "plain":
-        raise tornsess.ConfigError("encoder", f"unknown encoder {encoder!r} (plain)")
+def make_sessions(
+    encoder: str = "plain", store: str = "memory", secret: str | None = None
+) -> tornsess.Sessions:
+    """The demo's session manager for ``--encoder``, ``--store`` and ``--secret``.
+
+    Signed and SecretBox keys are derived from *secret* as from an
+    Application's ``cookie_secret``.
+    """
     if store != "memory":
         raise tornsess.ConfigError("store", f"unknown store {store!r} (memory)")
-    return tornsess.Sessions(cookie=COOKIE)
+    if encoder == "plain":
+        return tornsess.Sessions(cookie=COOKIE)
+    if encoder not in ("signed", "secretbox"):
+        raise tornsess.ConfigError(
+            "encoder", f"unknown encoder {encoder!r} (plain, signed, secretbox)"
+        )
+    if not secret:
+        raise tornsess.ConfigError("secret", f"the {encoder} encoder needs a secret")
+    encoding = encoding_from_settings(encoder, {"cookie_secret": secret})
+    return tornsess.Sessions(cookie=COOKIE, encoding=encoding)
+
+
+def demo_secret(given: str | None) -> str:
+    """``--secret``, else ``$TORNSESS_SECRET``, else a random one (with a warning)."""
+    secret = given or os.environ.get("TORNSESS_SECRET")
+    if secret:
+        return secret
+    print(
+        "warning: no --secret or TORNSESS_SECRET given; using a random key, so "
+        "sessions will not survive a restart",
+        file=sys.stderr,
+        flush=True,
+    )
+    return generate_key()
 
 
 def make_app(sessions: tornsess.Sessions | None = None, **settings: Any) -> tornado.web.Application:
@@ -84,7 +119,8 @@ Try, keeping cookies in a jar:
 async def main() -> None:
     parse_command_line()
     try:
-        sessions = make_sessions(options.encoder, options.store)
+        secret = demo_secret(options.secret) if options.encoder != "plain" else None
+        sessions = make_sessions(options.encoder, options.store, secret)
     except tornsess.ConfigError as exc:
         raise SystemExit(f"demo.py: {exc}") from None
     app = make_app(sessions)

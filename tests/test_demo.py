@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,27 +36,54 @@ async def walk(browser: Browser) -> None:
     assert replay.code == 403
 
 
+ENCODERS = ["plain", "signed", "secretbox"]
+
+
 @pytest.mark.gen_test
-async def test_walkthrough_against_the_demo_app(serve: Callable[..., Browser]) -> None:
-    await walk(serve(demo.make_app()))
+@pytest.mark.parametrize("encoder", ENCODERS)
+async def test_walkthrough_against_the_demo_app(
+    serve: Callable[..., Browser], encoder: str
+) -> None:
+    sessions = demo.make_sessions(encoder, "memory", "a demo secret long enough to derive keys")
+    browser = serve(demo.make_app(sessions))
+    await walk(browser)
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_walkthrough_against_the_demo_process() -> None:
+@pytest.mark.parametrize(
+    ("encoder", "how"), [("plain", ""), ("signed", "flag"), ("secretbox", "env"), ("signed", "")]
+)
+async def test_walkthrough_against_the_demo_process(encoder: str, how: str) -> None:
     sock, port = bind_unused_port()
     sock.close()
+    args = [f"--port={port}", f"--encoder={encoder}"]
+    env = dict(os.environ)
+    env.pop("TORNSESS_SECRET", None)
+    if how == "flag":
+        args.append("--secret=demo secret given as a flag")
+    elif how == "env":
+        env["TORNSESS_SECRET"] = "demo secret given in the environment"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "demo.py",
-        f"--port={port}",
+        *args,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         assert proc.stdout is not None
-        banner = await asyncio.wait_for(proc.stdout.readline(), 30)
-        assert b"secret cake" in banner
-        await walk(Browser(f"http://127.0.0.1:{port}"))
+        lines: list[bytes] = []
+        while not lines or b"secret cake" not in lines[-1]:
+            lines.append(await asyncio.wait_for(proc.stdout.readline(), 30))
+            assert lines[-1], b"".join(lines)
+        warned = any(b"will not survive a restart" in line for line in lines)
+        assert warned is (encoder != "plain" and how == "")
+        browser = Browser(f"http://127.0.0.1:{port}")
+        await walk(browser)
+        if encoder != "plain":
+            await browser.get("/login")
+            assert len(browser.jar[demo.COOKIE]) > 43  # encoded, not the bare id
     finally:
         proc.terminate()
         await proc.wait()
