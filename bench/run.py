@@ -1,7 +1,8 @@
 """``make bench``: what a session costs a request, against bare Tornado.
 
 A server process serves a bare handler and session handlers side by side;
-this process sends keep-alive requests and reads the server's own CPU time
+this process sends keep-alive requests (all with the same Cookie header,
+except the anonymous scenario) and reads the server's own CPU time
 before and after each batch, so the client's cost is not counted. Scenarios
 alternate in rounds and the median per-request CPU time is reported, with
 the overhead as a ratio of the bare handler's cost. It also reports the
@@ -27,6 +28,7 @@ import tornado.web  # noqa: E402
 
 import tornsess  # noqa: E402
 from tornsess import Record  # noqa: E402
+from tornsess.keys import generate_key  # noqa: E402
 
 
 class Bare(tornado.web.RequestHandler):
@@ -56,7 +58,7 @@ class Login(tornsess.SessionMixin, tornado.web.RequestHandler):
         self.finish("ok")
 
 
-def serve(port: int) -> None:
+def serve(port: int, encoding: str) -> None:
     async def main() -> None:
         app = tornado.web.Application(
             [
@@ -66,7 +68,8 @@ def serve(port: int) -> None:
                 (r"/write", Write),
                 (r"/login", Login),
             ],
-            sessions=tornsess.Sessions(),
+            cookie_secret=generate_key(),
+            sessions={"encoding": encoding},
         )
         app.listen(port, "127.0.0.1")
         print("ready", flush=True)
@@ -112,17 +115,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000, help="requests per batch")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--encoder", default="signed", choices=("plain", "signed", "secretbox"))
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.encoder)
         return
     from tornado.testing import bind_unused_port
 
     sock, port = bind_unused_port()
     sock.close()
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and file
-        [sys.executable, __file__, "--serve", str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--serve", str(port), "--encoder", args.encoder],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
@@ -133,7 +139,7 @@ def main() -> None:
         response.read()
         cookie = response.getheader("Set-Cookie", "").split(";")[0]
         scenarios = {
-            "bare tornado": ("/bare", ""),
+            "bare tornado": ("/bare", cookie),
             "session read (valid cookie)": ("/read", cookie),
             "session write (increment)": ("/write", cookie),
             "no cookie (anonymous)": ("/read", ""),
@@ -145,7 +151,10 @@ def main() -> None:
             for name, (path, jar) in scenarios.items():
                 samples[name].append(batch(conn, path, jar, args.requests))
         bare = statistics.median(samples["bare tornado"])
-        print(f"server CPU per request, median of {args.rounds} rounds x {args.requests}:")
+        print(
+            f"server CPU per request ({args.encoder} encoder, memory store), "
+            f"median of {args.rounds} rounds x {args.requests}:"
+        )
         for name, values in samples.items():
             median = statistics.median(values)
             overhead = (median - bare) / bare

@@ -8,8 +8,8 @@ import hmac
 import re
 import time
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
-from itsdangerous.encoding import base64_encode, int_to_bytes
+from itsdangerous import TimestampSigner
+from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from tornsess.errors import ConfigError, DecodeError
 from tornsess.ids import MAX_ID_LENGTH, is_valid_id
@@ -71,12 +71,19 @@ class SignedEncoder:
         self._signers: dict[str, list[TimestampSigner]] = {}
 
     def _signers_for(self, cookie_name: str) -> list[TimestampSigner]:
-        """One signer per key, newest first."""
+        """One signer per key, newest first. The key derivation (HMAC of the
+        key and the salt, itsdangerous' ``"hmac"`` scheme) is done once here
+        instead of on every signature."""
         signers = self._signers.get(cookie_name)
         if signers is None:
             salt = f"{self._salt}\x00{cookie_name}".encode()
             signers = [
-                TimestampSigner(key, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
+                TimestampSigner(
+                    hmac.new(key, salt, hashlib.sha256).digest(),
+                    salt=salt,
+                    key_derivation="none",
+                    digest_method=hashlib.sha256,
+                )
                 for key in reversed(self._keys)
             ]
             self._signers[cookie_name] = signers
@@ -106,28 +113,32 @@ class SignedEncoder:
             or not _TOKEN_RE.fullmatch(cookie_value)
         ):
             raise DecodeError("not a signed session id")
-        for index, signer in enumerate(self._signers_for(cookie_name)):
-            try:
-                value, signed_at = signer.unsign(cookie_value, return_timestamp=True)
-            except SignatureExpired:
-                raise DecodeError("signature expired") from None
-            except BadSignature:
-                continue
-            timestamp = int(signed_at.timestamp())
-            now = time.time()
-            if timestamp > now + FUTURE_SKEW:
-                raise DecodeError("signature from the future")
-            if self._max_age is not None and now - timestamp > self._max_age:
-                raise DecodeError("signature expired")
-            session_id = value.decode("ascii")
-            payload = f"{session_id}.{base64_encode(int_to_bytes(timestamp)).decode()}"
-            canonical = f"{payload}.{signer.get_signature(payload).decode()}"
-            if not hmac.compare_digest(canonical.encode(), cookie_value.encode()):
-                raise DecodeError("non-canonical signed value")
-            if not is_valid_id(session_id):
-                raise DecodeError("not a session id")
-            return session_id, index != 0
-        raise DecodeError("bad signature")
+        payload, signature = cookie_value.rsplit(".", 1)
+        given = signature.encode("ascii")
+        # The signature itsdangerous computes is canonical base64, so an exact
+        # comparison also rejects padded or re-encoded variants.
+        index = next(
+            (
+                i
+                for i, signer in enumerate(self._signers_for(cookie_name))
+                if hmac.compare_digest(signer.get_signature(payload), given)
+            ),
+            None,
+        )
+        if index is None:
+            raise DecodeError("bad signature")
+        # The signature covers the exact text of id and timestamp, so neither
+        # can have been re-encoded without the key.
+        session_id, stamp = payload.rsplit(".", 1)
+        timestamp = bytes_to_int(base64_decode(stamp))
+        now = time.time()
+        if timestamp > now + FUTURE_SKEW:
+            raise DecodeError("signature from the future")
+        if self._max_age is not None and now - timestamp > self._max_age:
+            raise DecodeError("signature expired")
+        if not is_valid_id(session_id):
+            raise DecodeError("not a session id")
+        return session_id, index != 0
 
     def __repr__(self) -> str:
         return f"SignedEncoder(<{len(self._keys)} key(s)>, max_age={self._max_age!r})"

@@ -73,3 +73,19 @@ async def test_values(serve: Callable[..., Browser]) -> None:
         "views": 1,
     }
     assert (await browser.get("/profile")).json()["views"] == 2
+
+
+@pytest.mark.gen_test
+async def test_signed(serve: Callable[..., Browser]) -> None:
+    from docs.examples import signed
+    from tornsess.keys import generate_key
+
+    browser = serve(signed.make_app())
+    first = await browser.get("/")
+    assert first.text == "visit 1"
+    assert first.cookie("tornsessid")["value"].count(".") >= 2
+    assert (await browser.get("/")).text == "visit 2"
+    keys = [generate_key(), generate_key()]
+    boxed = serve(signed.make_secretbox_app(keys))
+    assert (await boxed.get("/")).text == "visit 1"
+    assert (await boxed.get("/")).text == "visit 2"

@@ -1,0 +1,48 @@
+"""Choosing an encoder in the Application settings, with key rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import tornado.web
+
+from encoders import SecretBoxEncoder
+from tornsess import SessionMixin, Sessions
+
+
+class Home(SessionMixin, tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.finish(f"visit {self.session.increment('visits')}")
+
+
+def make_app() -> tornado.web.Application:
+    """Signed cookies, keys derived from cookie_secret. Rotating: add a new
+    version, point key_version at it, keep the old one until every cookie
+    signed with it has expired (or been re-issued), then drop it."""
+    return tornado.web.Application(
+        [(r"/", Home)],
+        cookie_secret={
+            1: os.environ.get("OLD_SECRET", "old secret: at least 32 bytes of randomness"),
+            2: os.environ.get("NEW_SECRET", "new secret: at least 32 bytes of randomness"),
+        },
+        key_version=2,
+        sessions={"encoding": "signed", "expires": 12 * 3600},
+    )
+
+
+def make_secretbox_app(keys: list[str]) -> tornado.web.Application:
+    """Encrypted cookies with explicit keys (``python -m tornsess keygen
+    --encoder secretbox``), oldest first: the last one encrypts."""
+    return tornado.web.Application(
+        [(r"/", Home)], sessions=Sessions(encoding=SecretBoxEncoder(keys))
+    )
+
+
+async def main() -> None:
+    make_app().listen(8888)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
