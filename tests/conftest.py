@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +15,10 @@ from tornado.testing import bind_unused_port
 from tornado.web import Application
 
 from tests.helpers import Browser
+from tornsess import Database, MemoryDatabase, Sessions
+from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
+
+STORES = ["memory", "sqlite", "redis"]
 
 ServeFn = Callable[..., Browser]
 
@@ -45,6 +50,60 @@ def serve(io_loop: Any) -> Iterator[Callable[..., Browser]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store a conformance test runs against."""
+    return str(request.param)
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The URL of the test Redis: pytest-redis starts a real redis-server on a
+    free loopback port for the test session."""
+    proc = request.getfixturevalue("redis_proc")
+    return f"redis://{proc.host}:{proc.port}/0"
+
+
+@pytest.fixture
+def make_db(
+    store_kind: str, io_loop: IOLoop, tmp_path: Any, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Database]]:
+    """``make_db(**options)``: a fresh store of the parametrized kind (a real
+    SQLite file, a real Redis with its own key prefix), closed afterwards."""
+    created: list[Database] = []
+
+    def make(sweep_interval: float = 60.0) -> Database:
+        db: Database
+        if store_kind == "memory":
+            db = MemoryDatabase(sweep_interval=sweep_interval)
+        elif store_kind == "sqlite":
+            db = SQLiteDatabase(
+                str(tmp_path / f"sessions{len(created)}.db"), sweep_interval=sweep_interval
+            )
+        else:
+            url = request.getfixturevalue("redis_url")
+            db = RedisDatabase(url, prefix=f"test{uuid.uuid4().hex[:12]}:")
+        created.append(db)
+        return db
+
+    yield make
+    for db in created:
+        io_loop.run_sync(db.close)
+
+
+@pytest.fixture
+def sessions_factory(make_db: Callable[..., Database]) -> Callable[..., Sessions]:
+    """``sessions_factory(**config)``: a Sessions on a fresh store of the
+    parametrized kind."""
+
+    def make(*args: Any, **kwargs: Any) -> Sessions:
+        manager = Sessions(*args, **kwargs)
+        manager.use_database(make_db())
+        return manager
+
+    return make
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -30,8 +30,10 @@ def slow_app(manager: Sessions) -> Any:
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_concurrent_increments_add_up(serve: Callable[..., Browser]) -> None:
-    browser = serve(slow_app(Sessions()))
+async def test_concurrent_increments_add_up(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(slow_app(sessions_factory()))
     await browser.get("/set?key=a&value=b")
     cookie = f"{NAME}={browser.jar[NAME]}"
     responses = await asyncio.gather(
@@ -43,9 +45,10 @@ async def test_concurrent_increments_add_up(serve: Callable[..., Browser]) -> No
 
 @pytest.mark.gen_test(timeout=60)
 async def test_concurrent_writes_to_different_keys_all_survive(
+    sessions_factory: Callable[..., Sessions],
     serve: Callable[..., Browser],
 ) -> None:
-    browser = serve(slow_app(Sessions()))
+    browser = serve(slow_app(sessions_factory()))
     await browser.get("/set?key=a&value=b")
     cookie = f"{NAME}={browser.jar[NAME]}"
     await asyncio.gather(

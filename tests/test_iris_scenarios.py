@@ -17,8 +17,10 @@ VALUES = {"Name": "iris", "Months": "4", "Secret": "dsads£2132215£%%Ssdsa"}
 
 
 @pytest.mark.gen_test
-async def test_set_then_get_all_returns_exactly_them(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE)))
+async def test_set_then_get_all_returns_exactly_them(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE)))
     response = await browser.post("/set", VALUES)
     assert response.code == 200
     assert COOKIE in response.set_cookies
@@ -29,8 +31,10 @@ async def test_set_then_get_all_returns_exactly_them(serve: Callable[..., Browse
 
 
 @pytest.mark.gen_test
-async def test_cookie_is_shared_with_a_subdomain(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE)))
+async def test_cookie_is_shared_with_a_subdomain(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE)))
     response = await browser.post("/set", VALUES, headers={"Host": "example.com"})
     assert response.cookie(COOKIE)["domain"] == "example.com"
     got = (await browser.get("/get", headers={"Host": "subdomain.example.com"})).json()
@@ -38,8 +42,10 @@ async def test_cookie_is_shared_with_a_subdomain(serve: Callable[..., Browser]) 
 
 
 @pytest.mark.gen_test
-async def test_destroy_then_a_new_session(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE)))
+async def test_destroy_then_a_new_session(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE)))
     first = (await browser.post("/set", VALUES)).json()["id"]
     destroyed = await browser.get("/destroy")
     assert destroyed.json() == {"was_new": False, "current": False}
@@ -52,23 +58,29 @@ async def test_destroy_then_a_new_session(serve: Callable[..., Browser]) -> None
 
 
 @pytest.mark.gen_test
-async def test_clear_empties_the_session(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE)))
+async def test_clear_empties_the_session(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE)))
     await browser.post("/set", VALUES)
     assert (await browser.get("/clear")).json() == {}
     assert (await browser.get("/get")).json()["values"] == {}
 
 
 @pytest.mark.gen_test
-async def test_one_session_object_per_request(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE)))
+async def test_one_session_object_per_request(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE)))
     assert (await browser.get("/plain")).json() == {"same": True, "plain": 1}
     assert (await browser.get("/plain")).json() == {"same": True, "plain": 2}
 
 
 @pytest.mark.gen_test
-async def test_flash_lifecycle_over_three_requests(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE)))
+async def test_flash_lifecycle_over_three_requests(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE)))
     flashes = {"Name": "iris-sessions", "Days": "1", "Secret": "dsads£2132215£%%Ssdsa"}
     assert (await browser.post("/flash/set", flashes)).code == 200
     assert (await browser.get("/flash/all")).json() == flashes
@@ -76,8 +88,10 @@ async def test_flash_lifecycle_over_three_requests(serve: Callable[..., Browser]
 
 
 @pytest.mark.gen_test
-async def test_update_expiration_keeps_id_and_sets_max_age(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE, expires=30 * 60, allow_reclaim=True)))
+async def test_update_expiration_keeps_id_and_sets_max_age(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE, expires=30 * 60, allow_reclaim=True)))
     created = await browser.get("/set?key=logged&value=1")
     assert 29 * 60 <= int(created.cookie(COOKIE)["max-age"]) <= 30 * 60
     sid = created.json()["id"]
@@ -92,8 +106,10 @@ async def test_update_expiration_keeps_id_and_sets_max_age(serve: Callable[..., 
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_concurrent_update_expiration_keeps_one_id(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie=COOKIE, expires=30 * 60, allow_reclaim=True)))
+async def test_concurrent_update_expiration_keeps_one_id(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie=COOKIE, expires=30 * 60, allow_reclaim=True)))
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
     cookie = f"{COOKIE}={browser.jar[COOKIE]}"
     responses = await asyncio.gather(
@@ -108,8 +124,10 @@ async def test_concurrent_update_expiration_keeps_one_id(serve: Callable[..., Br
 
 
 @pytest.mark.gen_test
-async def test_visit_counter(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app(Sessions(cookie="mysession_cookie_name")))
+async def test_visit_counter(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory(cookie="mysession_cookie_name")))
     first = await browser.get("/visits")
     assert "mysession_cookie_name" in first.set_cookies
     assert first.text == "1 visit(s)"

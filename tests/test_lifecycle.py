@@ -20,8 +20,10 @@ NAME = tornsess.DEFAULT_COOKIE_NAME
 
 
 @pytest.mark.gen_test
-async def test_regenerate_keeps_data_and_kills_the_old_id(serve: Callable[..., Browser]) -> None:
-    manager = Sessions()
+async def test_regenerate_keeps_data_and_kills_the_old_id(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    manager = sessions_factory()
     browser = serve(make_app(manager))
     old_cookie = (await browser.get("/set?key=user&value=alice")).cookie(NAME)["value"]
     response = await browser.get("/regenerate")
@@ -38,8 +40,10 @@ async def test_regenerate_keeps_data_and_kills_the_old_id(serve: Callable[..., B
 
 
 @pytest.mark.gen_test
-async def test_destroy_then_start_in_the_same_request(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app())
+async def test_destroy_then_start_in_the_same_request(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory()))
     await browser.get("/set?key=a&value=b")
     response = await browser.get("/destroy-start")
     body = response.json()
@@ -54,8 +58,10 @@ async def test_destroy_then_start_in_the_same_request(serve: Callable[..., Brows
 
 
 @pytest.mark.gen_test
-async def test_session_destroy_leaves_the_cookie(serve: Callable[..., Browser]) -> None:
-    manager = Sessions()
+async def test_session_destroy_leaves_the_cookie(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    manager = sessions_factory()
 
     async def run(h: Base) -> Any:
         sid = h.session.id
@@ -76,7 +82,9 @@ async def test_session_destroy_leaves_the_cookie(serve: Callable[..., Browser]) 
 
 
 @pytest.mark.gen_test
-async def test_writes_to_a_destroyed_session_raise(serve: Callable[..., Browser]) -> None:
+async def test_writes_to_a_destroyed_session_raise(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
     async def run(h: Base) -> Any:
         session = h.session
         await session.destroy()
@@ -86,14 +94,16 @@ async def test_writes_to_a_destroyed_session_raise(serve: Callable[..., Browser]
             return "refused"
         return "accepted"
 
-    browser = serve(make_app(run=run))
+    browser = serve(make_app(sessions_factory(), run=run))
     await browser.get("/set?key=a&value=b")
     assert (await browser.get("/run")).json() == "refused"
 
 
 @pytest.mark.gen_test
-async def test_destroy_by_id_and_destroy_all(serve: Callable[..., Browser]) -> None:
-    manager = Sessions()
+async def test_destroy_by_id_and_destroy_all(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser], store_kind: str
+) -> None:
+    manager = sessions_factory()
     destroyed: list[str] = []
     manager.on_destroy(destroyed.append)
     browser = serve(make_app(manager))
@@ -107,14 +117,17 @@ async def test_destroy_by_id_and_destroy_all(serve: Callable[..., Browser]) -> N
     assert (await b.get("/get")).json()["is_new"] is True
     assert (await c.get("/get")).json()["is_new"] is True
     await manager.wait_for_callbacks()
-    assert sorted(destroyed) == sorted(ids)
+    # Redis holds only hashes of the ids, so destroy_all cannot name them.
+    assert sorted(destroyed) == sorted(ids[:1] if store_kind == "redis" else ids)
 
 
 @pytest.mark.gen_test
 async def test_on_destroy_runs_once_sync_and_async_and_survives_failures(
-    serve: Callable[..., Browser], caplog: pytest.LogCaptureFixture
+    sessions_factory: Callable[..., Sessions],
+    serve: Callable[..., Browser],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    manager = Sessions()
+    manager = sessions_factory()
     sync_calls: list[str] = []
     async_calls: list[str] = []
     release = threading.Event()
@@ -308,8 +321,10 @@ async def test_store_failure_gives_503_and_no_cookie(
 
 
 @pytest.mark.gen_test
-async def test_logout_during_a_slow_request_is_not_undone(serve: Callable[..., Browser]) -> None:
-    manager = Sessions()
+async def test_logout_during_a_slow_request_is_not_undone(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    manager = sessions_factory()
     gate = asyncio.Event()
 
     async def slow(h: Base) -> Any:
@@ -331,24 +346,27 @@ async def test_logout_during_a_slow_request_is_not_undone(serve: Callable[..., B
 
 @pytest.mark.gen_test
 async def test_custom_id_generator_is_validated_and_never_reuses_ids(
+    sessions_factory: Callable[..., Sessions],
     serve: Callable[..., Browser],
 ) -> None:
     ids = iter(["fixed-id", "fixed-id", "second-id"])
-    manager = Sessions(session_id_generator=lambda handler: next(ids))
+    manager = sessions_factory(session_id_generator=lambda handler: next(ids))
     browser = serve(make_app(manager))
     assert (await browser.fork().get("/set?key=a&value=1")).json()["id"] == "fixed-id"
     assert (await browser.fork().get("/set?key=a&value=2")).json()["id"] == "second-id"
     record = await manager.database.load("fixed-id")
     assert record is not None and record.values == {"a": '"1"'}
 
-    bad = Sessions(session_id_generator=lambda handler: "bad id;")
+    bad = sessions_factory(session_id_generator=lambda handler: "bad id;")
     response = await serve(make_app(bad)).get("/get")
     assert response.code == 500
 
 
 @pytest.mark.gen_test
-async def test_plain_start_without_mixin_persists(serve: Callable[..., Browser]) -> None:
-    browser = serve(make_app())
+async def test_plain_start_without_mixin_persists(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    browser = serve(make_app(sessions_factory()))
     assert (await browser.get("/plain")).json() == {"same": True, "plain": 1}
     assert (await browser.get("/plain")).json() == {"same": True, "plain": 2}
 

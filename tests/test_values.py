@@ -44,12 +44,17 @@ SAMPLES: dict[str, Any] = {
 }
 
 
-def serve_run(serve: Callable[..., Browser], run: Callable[[Base], Any]) -> Browser:
-    return serve(make_app(Sessions(), run=run))
+def serve_run(
+    serve: Callable[..., Browser],
+    run: Callable[[Base], Any],
+    sessions_factory: Callable[..., Sessions],
+) -> Browser:
+    return serve(make_app(sessions_factory(), run=run))
 
 
 @pytest.mark.gen_test
 async def test_every_supported_type_round_trips_through_requests(
+    sessions_factory: Callable[..., Sessions],
     serve: Callable[..., Browser],
 ) -> None:
     def run(h: Base) -> Any:
@@ -64,13 +69,15 @@ async def test_every_supported_type_round_trips_through_requests(
                 wrong.append(key)
         return {"wrong": wrong, "keys": h.session.keys()}
 
-    browser = serve_run(serve, run)
+    browser = serve_run(serve, run, sessions_factory)
     assert (await browser.get("/run")).json() == "stored"
     assert (await browser.get("/run")).json() == {"wrong": [], "keys": list(SAMPLES)}
 
 
 @pytest.mark.gen_test
-async def test_unsupported_types_raise_type_error_at_set(serve: Callable[..., Browser]) -> None:
+async def test_unsupported_types_raise_type_error_at_set(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
     class Custom:
         pass
 
@@ -92,7 +99,7 @@ async def test_unsupported_types_raise_type_error_at_set(serve: Callable[..., Br
                 errors.append(str(exc))
         return {"errors": len(errors), "len": len(h.session)}
 
-    browser = serve_run(serve, run)
+    browser = serve_run(serve, run, sessions_factory)
     response = await browser.get("/run")
     assert response.json() == {"errors": len(bad), "len": 0}
     assert response.set_cookies == {}
@@ -100,6 +107,7 @@ async def test_unsupported_types_raise_type_error_at_set(serve: Callable[..., Br
 
 @pytest.mark.gen_test
 async def test_mutating_a_returned_value_does_not_change_the_session(
+    sessions_factory: Callable[..., Sessions],
     serve: Callable[..., Browser],
 ) -> None:
     def run(h: Base) -> Any:
@@ -117,13 +125,15 @@ async def test_mutating_a_returned_value_does_not_change_the_session(
         s.get_all()["d"]["items"].append(4)
         return {"d": s.get("d"), "l": s.get("l")}
 
-    browser = serve_run(serve, run)
+    browser = serve_run(serve, run, sessions_factory)
     await browser.get("/run")
     assert (await browser.get("/run")).json() == {"d": {"items": [1, 2]}, "l": [1, 2]}
 
 
 @pytest.mark.gen_test
-async def test_typed_getters_convert_as_documented(serve: Callable[..., Browser]) -> None:
+async def test_typed_getters_convert_as_documented(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
     def run(h: Base) -> Any:
         s = h.session
         for key, value in {
@@ -186,12 +196,14 @@ async def test_typed_getters_convert_as_documented(serve: Callable[..., Browser]
                 pass
         return failures
 
-    browser = serve_run(serve, run)
+    browser = serve_run(serve, run, sessions_factory)
     assert (await browser.get("/run")).json() == []
 
 
 @pytest.mark.gen_test
-async def test_increment_and_decrement(serve: Callable[..., Browser]) -> None:
+async def test_increment_and_decrement(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
     def run(h: Base) -> Any:
         s = h.session
         out: dict[str, Any] = {
@@ -211,7 +223,7 @@ async def test_increment_and_decrement(serve: Callable[..., Browser]) -> None:
                     pass
         return out
 
-    browser = serve_run(serve, run)
+    browser = serve_run(serve, run, sessions_factory)
     assert (await browser.get("/run")).json() == {
         "inc_missing": 2,
         "dec_missing": -2,
@@ -221,7 +233,9 @@ async def test_increment_and_decrement(serve: Callable[..., Browser]) -> None:
 
 
 @pytest.mark.gen_test
-async def test_immutable_entries(serve: Callable[..., Browser]) -> None:
+async def test_immutable_entries(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
     def run(h: Base) -> Any:
         s = h.session
         if s.is_new:
@@ -242,7 +256,7 @@ async def test_immutable_entries(serve: Callable[..., Browser]) -> None:
         s.set_immutable("role", "owner")
         return {"refused": refused, "before": before, "after": s.get("role")}
 
-    browser = serve_run(serve, run)
+    browser = serve_run(serve, run, sessions_factory)
     await browser.get("/run")
     result = (await browser.get("/run")).json()
     assert result == {
@@ -254,7 +268,9 @@ async def test_immutable_entries(serve: Callable[..., Browser]) -> None:
 
 
 @pytest.mark.gen_test
-async def test_mapping_protocol_and_delete(serve: Callable[..., Browser]) -> None:
+async def test_mapping_protocol_and_delete(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
     def run(h: Base) -> Any:
         s = h.session
         s["a"] = 1
@@ -266,7 +282,7 @@ async def test_mapping_protocol_and_delete(serve: Callable[..., Browser]) -> Non
         out["after"] = s.get_all()
         return out
 
-    browser = serve_run(serve, run)
+    browser = serve_run(serve, run, sessions_factory)
     assert (await browser.get("/run")).json() == {
         "in": True,
         "len": 2,
@@ -337,7 +353,9 @@ def test_codec_never_imports_pickle() -> None:
 
 
 @pytest.mark.gen_test
-async def test_session_metadata_properties(serve: Callable[..., Browser]) -> None:
+async def test_session_metadata_properties(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
     import time
 
     def run(h: Base) -> Any:
@@ -357,7 +375,7 @@ async def test_session_metadata_properties(serve: Callable[..., Browser]) -> Non
             "keys": s.keys(),
         }
 
-    browser = serve(make_app(Sessions(expires=3600), run=run))
+    browser = serve(make_app(sessions_factory(expires=3600), run=run))
     await browser.get("/run")
     assert (await browser.get("/run")).json() == {
         "created_ok": True,

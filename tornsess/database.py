@@ -229,6 +229,54 @@ class Database(Protocol):
         ...
 
 
+class Sweeper:
+    """Calls *sweep* every *interval* seconds on the running loop while
+    *needed* says so: one timer per store, never one per session."""
+
+    def __init__(
+        self, sweep: Callable[[], object], interval: float, needed: Callable[[], bool]
+    ) -> None:
+        self._sweep = sweep
+        self._interval = interval
+        self._needed = needed
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def ensure(self) -> None:
+        """Start the timer on the running loop, if it is not running there."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._timer is not None and not self._timer.cancelled() and self._loop is loop:
+            return
+        self._loop = loop
+        self._timer = loop.call_later(self._interval, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        try:
+            result = self._sweep()
+            if asyncio.iscoroutine(result):
+                task = asyncio.ensure_future(result)
+                task.add_done_callback(_log_sweep_failure)
+        except Exception:  # pragma: no cover - defensive
+            log.exception("tornsess: session sweep failed")
+        if self._needed():
+            self.ensure()
+
+    def cancel(self) -> None:
+        """Stop the timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def _log_sweep_failure(task: asyncio.Future[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("tornsess: session sweep failed: %s", task.exception())
+
+
 class _Entry:
     __slots__ = (
         "sid",
@@ -275,8 +323,7 @@ class MemoryDatabase:
         self._heap: list[tuple[float, str]] = []
         self._clock = clock
         self._sweep_interval = sweep_interval
-        self._sweeper: asyncio.TimerHandle | None = None
-        self._sweeper_loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper = Sweeper(self.sweep, sweep_interval, lambda: bool(self._heap))
         self._listener: Callable[[str], None] | None = None
 
     def __len__(self) -> int:
@@ -288,27 +335,7 @@ class MemoryDatabase:
     def _schedule(self, key: str, expires_at: float | None) -> None:
         if expires_at is not None:
             heapq.heappush(self._heap, (expires_at, key))
-            self._start_sweeper()
-
-    def _start_sweeper(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        timer = self._sweeper
-        if timer is not None and not timer.cancelled() and self._sweeper_loop is loop:
-            return
-        self._sweeper_loop = loop
-        self._sweeper = loop.call_later(self._sweep_interval, self._tick)
-
-    def _tick(self) -> None:
-        self._sweeper = None
-        try:
-            self.sweep()
-        except Exception:  # pragma: no cover - defensive
-            log.exception("tornsess: memory store sweep failed")
-        if self._heap:
-            self._start_sweeper()
+            self._sweeper.ensure()
 
     def sweep(self) -> int:
         """Remove every expired session now; return how many were removed."""
@@ -435,6 +462,4 @@ class MemoryDatabase:
         return ids
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        self._sweeper.cancel()

@@ -1,0 +1,362 @@
+"""RedisDatabase: sessions in Redis, shared by every process and host that
+uses the same server, on redis-py's asyncio client."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError, ResponseError
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError("RedisDatabase needs redis-py: pip install 'tornsess[redis]'") from exc
+
+from ..config import BROWSER_MAX_AGE
+from ..database import Op, Record
+from ..errors import ConfigError, ImmutableEntry, SessionInterrupted, StoreUnavailable
+from ..ids import is_valid_id, store_key
+
+__all__ = ["RedisDatabase"]
+
+T = TypeVar("T")
+
+# Hash fields: "v:<key>" values, "i:<key>" immutable marks, "f:<key>" flashes,
+# "_c" created, "_a" last access, "_d" deadline, "_e" expires_at ("" = none).
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+"""
+
+_TOUCH = """
+if redis.call('PEXPIREAT', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+# Applies a request's operations atomically: a first pass checks them all
+# against the stored state (as changed by the earlier operations), so an
+# error writes nothing; the second pass writes.
+_COMMIT = """
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return {'gone', ''} end
+local n = tonumber(ARGV[5])
+local cleared, imm, val, out = false, {}, {}, {}
+local function is_imm(k)
+  if imm[k] ~= nil then return imm[k] end
+  if cleared then return false end
+  return redis.call('HEXISTS', key, 'i:' .. k) == 1
+end
+local function current(k)
+  if val[k] ~= nil then return val[k] end
+  if cleared then return false end
+  local v = redis.call('HGET', key, 'v:' .. k)
+  if not v then return false end
+  return v
+end
+local function number(s)
+  local c = string.sub(s, 1, 1)
+  if (c == '-' or string.match(c, '%d')) and not string.find(s, '[xX]') then
+    return tonumber(s)
+  end
+  return nil
+end
+local function integer(s) return string.match(s, '^%-?%d+$') ~= nil end
+for i = 1, n do
+  local kind, k, v = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  if kind == 'set' or kind == 'delete' or kind == 'incr' then
+    if is_imm(k) then return {'immutable', k} end
+  end
+  if kind == 'set' then val[k] = v
+  elseif kind == 'set_immutable' then val[k] = v; imm[k] = true
+  elseif kind == 'delete' then val[k] = false
+  elseif kind == 'clear' then cleared = true; imm = {}; val = {}
+  elseif kind == 'incr' then
+    local cur = current(k)
+    local result
+    if cur == false then
+      result = v
+    else
+      local a, b = number(cur), number(v)
+      if a == nil or b == nil then return {'type', k} end
+      if integer(cur) and integer(v) then
+        if #cur > 15 or #v > 15 then return {'bigint', k} end
+        result = string.format('%.0f', a + b)
+      else
+        local r = a + b
+        if r ~= r or r == math.huge or r == -math.huge then return {'type', k} end
+        result = string.format('%.17g', r)
+        if not string.find(result, '[%.eE]') then result = result .. '.0' end
+      end
+    end
+    val[k] = result
+    out[i] = result
+  end
+end
+local function drop(prefix1, prefix2)
+  local fields = redis.call('HKEYS', key)
+  for _, f in ipairs(fields) do
+    local p = string.sub(f, 1, 2)
+    if p == prefix1 or p == prefix2 then redis.call('HDEL', key, f) end
+  end
+end
+for i = 1, n do
+  local kind, k, v = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  if kind == 'set' then redis.call('HSET', key, 'v:' .. k, v)
+  elseif kind == 'set_immutable' then redis.call('HSET', key, 'v:' .. k, v, 'i:' .. k, '1')
+  elseif kind == 'delete' then redis.call('HDEL', key, 'v:' .. k)
+  elseif kind == 'clear' then drop('v:', 'i:')
+  elseif kind == 'incr' then redis.call('HSET', key, 'v:' .. k, out[i])
+  elseif kind == 'flash_set' then redis.call('HSET', key, 'f:' .. k, v)
+  elseif kind == 'flash_delete' then redis.call('HDEL', key, 'f:' .. k)
+  elseif kind == 'flash_clear' then drop('f:', 'f:')
+  end
+end
+redis.call('HSET', key, '_a', ARGV[1], '_d', ARGV[2], '_e', ARGV[3])
+redis.call('PEXPIREAT', key, ARGV[4])
+return {'ok', ''}
+"""
+
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _opt(value: str) -> float | None:
+    return float(value) if value else None
+
+
+class RedisDatabase:
+    """Sessions in Redis: one hash per session under
+    ``<prefix>{<sha256 of the id>}`` (the braces are a Redis Cluster hash tag,
+    so everything of a session lives in one slot).
+
+    Give either *url* (``redis://host:port/db``) or a ready *client*
+    (``redis.asyncio.Redis``). Loading is one ``HGETALL``; a commit is one Lua
+    script run by its SHA, which applies the request's operations atomically,
+    only if the session still exists, with increments added in Redis. The
+    key's TTL is the earlier of the absolute deadline and the idle timeout
+    (and never more than 400 days); the idle refresh is a ``PEXPIREAT`` plus
+    one field, never a rewrite of the data.
+
+    Every call is bounded by *timeout* seconds; a failed or timed-out call
+    raises :class:`tornsess.StoreUnavailable` (a 503 for the request), and the
+    client reconnects by itself when Redis is back.
+
+    Redis expires keys itself and does not know the session ids (only their
+    hashes), so ``on_destroy`` callbacks do not run for sessions that Redis
+    expires; they do run for destroys made through the manager.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: aioredis.Redis | None = None,
+        prefix: str = "tornsess:",
+        timeout: float = 2.0,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ConfigError("url", "give either url or client")
+        if not timeout > 0:
+            raise ConfigError("timeout", f"must be positive, got {timeout!r}")
+        if not isinstance(prefix, str):
+            raise ConfigError("prefix", "must be a str")
+        if client is None:
+            assert url is not None
+            try:
+                client = aioredis.Redis.from_url(
+                    url,
+                    socket_timeout=timeout,
+                    socket_connect_timeout=timeout,
+                    health_check_interval=30,
+                )
+            except ValueError as exc:
+                raise ConfigError("url", str(exc)) from None
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self.client = client
+        self.prefix = prefix
+        self.timeout = timeout
+        self._create = client.register_script(_CREATE)
+        self._touch = client.register_script(_TOUCH)
+        self._commit = client.register_script(_COMMIT)
+
+    def __repr__(self) -> str:
+        return f"RedisDatabase(prefix={self.prefix!r})"
+
+    def key(self, session_id: str) -> str:
+        """The Redis key of a session."""
+        return f"{self.prefix}{{{store_key(session_id)}}}"
+
+    async def _run(self, call: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(call, self.timeout)
+        except asyncio.TimeoutError:
+            raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+
+    @staticmethod
+    def _pexpireat(expires_at: float | None) -> int:
+        limit = time.time() + BROWSER_MAX_AGE
+        return int(1000 * (limit if expires_at is None else min(expires_at, limit)))
+
+    def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
+        """Accepted for the protocol; Redis expirations are not reported."""
+
+    async def load(self, session_id: str) -> Record | None:
+        if not is_valid_id(session_id):
+            return None
+        raw: dict[Any, Any] = await self._run(self.client.hgetall(self.key(session_id)))
+        if not raw:
+            return None
+        fields = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()
+        }
+        values: dict[str, str] = {}
+        flashes: dict[str, str] = {}
+        immutable: set[str] = set()
+        for name, value in fields.items():
+            kind, rest = name[:2], name[2:]
+            if kind == "v:":
+                values[rest] = value
+            elif kind == "f:":
+                flashes[rest] = value
+            elif kind == "i:":
+                immutable.add(rest)
+        try:
+            created = float(fields["_c"])
+            accessed = float(fields["_a"])
+            deadline = _opt(fields.get("_d", ""))
+            expires_at = _opt(fields.get("_e", ""))
+        except (KeyError, ValueError):
+            return None  # not a session this store wrote
+        if expires_at is not None and expires_at <= time.time():
+            return None
+        return Record(
+            values, frozenset(immutable), flashes, created, accessed, deadline, expires_at
+        )
+
+    async def create(self, session_id: str, record: Record) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        args: list[Any] = [self._pexpireat(record.expires_at)]
+        args += ["_c", repr(record.created), "_a", repr(record.accessed)]
+        args += ["_d", _num(record.deadline), "_e", _num(record.expires_at)]
+        for name, value in record.values.items():
+            args += [f"v:{name}", value]
+        for name in record.immutable:
+            args += [f"i:{name}", "1"]
+        for name, value in record.flashes.items():
+            args += [f"f:{name}", value]
+        created = await self._run(self._create(keys=[self.key(session_id)], args=args))
+        return bool(created)
+
+    async def commit(
+        self,
+        session_id: str,
+        ops: Sequence[Op],
+        accessed: float,
+        deadline: float | None,
+        expires_at: float | None,
+    ) -> None:
+        if not is_valid_id(session_id):
+            raise SessionInterrupted("not a session id")
+        args: list[Any] = [
+            repr(accessed),
+            _num(deadline),
+            _num(expires_at),
+            self._pexpireat(expires_at),
+            len(ops),
+        ]
+        for op in ops:
+            args += [op.kind, op.key, op.value]
+        result = await self._run(self._commit(keys=[self.key(session_id)], args=args))
+        status, name = (x.decode() if isinstance(x, bytes) else x for x in result)
+        if status == "ok":
+            return
+        if status == "gone":
+            raise SessionInterrupted("the session was destroyed or expired")
+        if status == "immutable":
+            raise ImmutableEntry(name)
+        if status == "bigint":
+            raise TypeError(f"cannot increment {name!r} in Redis beyond 15 digits")
+        raise TypeError(f"cannot increment {name!r}: it holds a non-number")
+
+    async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        touched = await self._run(
+            self._touch(
+                keys=[self.key(session_id)],
+                args=[self._pexpireat(expires_at), repr(accessed), _num(expires_at)],
+            )
+        )
+        return bool(touched)
+
+    async def rename(self, old_id: str, new_id: str) -> bool:
+        if not is_valid_id(old_id) or not is_valid_id(new_id):
+            raise SessionInterrupted("not a session id")
+        try:
+            renamed = await asyncio.wait_for(
+                self.client.renamenx(self.key(old_id), self.key(new_id)), self.timeout
+            )
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                raise SessionInterrupted("the session was destroyed or expired") from None
+            raise StoreUnavailable(f"redis: {exc}") from None
+        except asyncio.TimeoutError:
+            raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        return bool(renamed)
+
+    async def exists(self, session_id: str) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        return bool(await self._run(self.client.exists(self.key(session_id))))
+
+    async def destroy(self, session_id: str) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        return bool(await self._run(self.client.delete(self.key(session_id))))
+
+    async def destroy_all(self) -> list[str]:
+        """Delete every key under the prefix with ``SCAN`` (never ``KEYS``);
+        glob characters in the prefix are escaped. Returns ``[]``: Redis holds
+        only hashes of the ids."""
+        pattern = _GLOB.sub(r"\\\1", self.prefix) + "{*}"
+
+        async def run() -> None:
+            batch: list[Any] = []
+            async for key in self.client.scan_iter(match=pattern, count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await self.client.unlink(*batch)
+                    batch = []
+            if batch:
+                await self.client.unlink(*batch)
+
+        try:
+            await run()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        return []
+
+    async def close(self) -> None:
+        """Close the connection pool if this store created the client."""
+        if self._owns_client:
+            await self.client.aclose()

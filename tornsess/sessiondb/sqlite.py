@@ -1,0 +1,345 @@
+"""SQLiteDatabase: sessions in one SQLite file, kept across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ..database import Op, Record, Sweeper, apply_ops
+from ..errors import ConfigError, SessionInterrupted, StoreUnavailable
+from ..ids import is_valid_id, store_key
+
+__all__ = ["SQLiteDatabase"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tornsess_sessions (
+    key TEXT PRIMARY KEY,
+    sid TEXT,
+    created REAL NOT NULL,
+    accessed REAL NOT NULL,
+    deadline REAL,
+    expires_at REAL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tornsess_sessions_expiry
+    ON tornsess_sessions (expires_at) WHERE expires_at IS NOT NULL;
+"""
+
+
+def _pack(values: Any, immutable: Any, flashes: Any) -> str:
+    return json.dumps(
+        {"v": dict(values), "i": sorted(immutable), "f": dict(flashes)},
+        separators=(",", ":"),
+    )
+
+
+def _unpack(data: str) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    loaded = json.loads(data)
+    return dict(loaded["v"]), set(loaded["i"]), dict(loaded["f"])
+
+
+class SQLiteDatabase:
+    """Sessions in one SQLite file (WAL mode), for one machine that must keep
+    sessions across restarts.
+
+    All database work runs on one dedicated thread, so the IOLoop never
+    blocks on the disk, and that thread serializes commits: each one reads,
+    applies the request's operations and writes in one transaction. A
+    periodic sweep (every *sweep_interval* seconds) deletes expired rows
+    through an index on the expiry time, at a cost that grows with the
+    expired rows only, and reports them to ``on_destroy``.
+
+    Rows are keyed by the SHA-256 of the session id. With *keep_ids* (the
+    default) the id itself is kept in a column too, only so that expirations
+    found by the sweep can be given to ``on_destroy`` callbacks; pass
+    ``keep_ids=False`` if a copy of the file must not reveal live session ids
+    (sweeps then report nothing).
+    """
+
+    def __init__(self, path: str, *, sweep_interval: float = 60.0, keep_ids: bool = True) -> None:
+        if not isinstance(path, str) or not path:
+            raise ConfigError("path", "needs the path of the SQLite file")
+        if not sweep_interval > 0:
+            raise ConfigError("sweep_interval", "must be positive")
+        self.path = path
+        self.keep_ids = keep_ids
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tornsess-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._listener: Callable[[str], None] | None = None
+        self._sweeper = Sweeper(self.sweep, sweep_interval, lambda: True)
+
+    def __repr__(self) -> str:
+        return f"SQLiteDatabase({self.path!r})"
+
+    # -- the database thread ------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        self._sweeper.ensure()
+
+        def call() -> T:
+            conn = self._connection()
+            try:
+                return work(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, call)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {type(exc).__name__}: {exc}") from None
+        except RuntimeError as exc:  # executor shut down
+            raise StoreUnavailable(f"sqlite store closed: {exc}") from None
+
+    def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
+        self._listener = listener
+
+    # -- the protocol ---------------------------------------------------------
+
+    async def load(self, session_id: str) -> Record | None:
+        if not is_valid_id(session_id):
+            return None
+        key, now = store_key(session_id), time.time()
+
+        def work(conn: sqlite3.Connection) -> Any:
+            row = conn.execute(
+                "SELECT created, accessed, deadline, expires_at, data, sid "
+                "FROM tornsess_sessions WHERE key = ?",
+                (key,),
+            ).fetchone()
+            if row is not None and row[3] is not None and row[3] <= now:
+                # Expired: remove it now, and report it (once: whoever deletes
+                # the row reports it).
+                deleted = conn.execute(
+                    "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?",
+                    (key, now),
+                ).rowcount
+                return ("expired", row[5] if deleted else None)
+            return row
+
+        row = await self._run(work)
+        if row is None:
+            return None
+        if row[0] == "expired":
+            if row[1] and self._listener is not None:
+                self._listener(row[1])
+            return None
+        values, immutable, flashes = _unpack(row[4])
+        return Record(values, frozenset(immutable), flashes, row[0], row[1], row[2], row[3])
+
+    async def create(self, session_id: str, record: Record) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        key, now = store_key(session_id), time.time()
+        data = _pack(record.values, record.immutable, record.flashes)
+        sid = session_id if self.keep_ids else None
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?", (key, now)
+            )
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO tornsess_sessions "
+                "(key, sid, created, accessed, deadline, expires_at, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    sid,
+                    record.created,
+                    record.accessed,
+                    record.deadline,
+                    record.expires_at,
+                    data,
+                ),
+            )
+            conn.execute("COMMIT")
+            return cursor.rowcount == 1
+
+        return await self._run(work)
+
+    async def commit(
+        self,
+        session_id: str,
+        ops: Sequence[Op],
+        accessed: float,
+        deadline: float | None,
+        expires_at: float | None,
+    ) -> None:
+        if not is_valid_id(session_id):
+            raise SessionInterrupted("not a session id")
+        key, now = store_key(session_id), time.time()
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT data FROM tornsess_sessions WHERE key = ? AND "
+                "(expires_at IS NULL OR expires_at > ?)",
+                (key, now),
+            ).fetchone()
+            if row is None:
+                conn.execute("ROLLBACK")
+                return False
+            values, immutable, flashes = _unpack(row[0])
+            apply_ops(values, immutable, flashes, ops)
+            conn.execute(
+                "UPDATE tornsess_sessions SET data = ?, accessed = ?, deadline = ?, "
+                "expires_at = ? WHERE key = ?",
+                (_pack(values, immutable, flashes), accessed, deadline, expires_at, key),
+            )
+            conn.execute("COMMIT")
+            return True
+
+        if not await self._run(work):
+            raise SessionInterrupted("the session was destroyed or expired")
+
+    async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        key, now = store_key(session_id), time.time()
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE tornsess_sessions SET accessed = ?, expires_at = ? "
+                "WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (accessed, expires_at, key, now),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run(work)
+
+    async def rename(self, old_id: str, new_id: str) -> bool:
+        if not is_valid_id(old_id) or not is_valid_id(new_id):
+            raise SessionInterrupted("not a session id")
+        old, new, now = store_key(old_id), store_key(new_id), time.time()
+        sid = new_id if self.keep_ids else None
+
+        def work(conn: sqlite3.Connection) -> bool | None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?", (new, now)
+            )
+            try:
+                cursor = conn.execute(
+                    "UPDATE tornsess_sessions SET key = ?, sid = ? WHERE key = ? AND "
+                    "(expires_at IS NULL OR expires_at > ?)",
+                    (new, sid, old, now),
+                )
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                return False
+            conn.execute("COMMIT")
+            return True if cursor.rowcount == 1 else None
+
+        renamed = await self._run(work)
+        if renamed is None:
+            raise SessionInterrupted("the session was destroyed or expired")
+        return renamed
+
+    async def exists(self, session_id: str) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        key, now = store_key(session_id), time.time()
+
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM tornsess_sessions WHERE key = ? AND "
+                    "(expires_at IS NULL OR expires_at > ?)",
+                    (key, now),
+                ).fetchone()
+                is not None
+            )
+
+        return await self._run(work)
+
+    async def destroy(self, session_id: str) -> bool:
+        if not is_valid_id(session_id):
+            return False
+        key, now = store_key(session_id), time.time()
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM tornsess_sessions WHERE key = ? AND "
+                "(expires_at IS NULL OR expires_at > ?)",
+                (key, now),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run(work)
+
+    async def destroy_all(self) -> list[str]:
+        def work(conn: sqlite3.Connection) -> list[str]:
+            conn.execute("BEGIN IMMEDIATE")
+            now = time.time()
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT sid FROM tornsess_sessions WHERE sid IS NOT NULL AND "
+                    "(expires_at IS NULL OR expires_at > ?)",
+                    (now,),
+                )
+            ]
+            conn.execute("DELETE FROM tornsess_sessions")
+            conn.execute("COMMIT")
+            return ids
+
+        return await self._run(work)
+
+    async def sweep(self) -> int:
+        """Delete expired rows now and report them; return how many."""
+
+        def work(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT sid FROM tornsess_sessions "
+                    "WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                    (now,),
+                )
+            ]
+            cursor = conn.execute(
+                "DELETE FROM tornsess_sessions WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (now,),
+            )
+            conn.execute("COMMIT")
+            return cursor.rowcount, [sid for sid in ids if sid]
+
+        count, ids = await self._run(work)
+        if self._listener is not None:
+            for sid in ids:
+                self._listener(sid)
+        return count
+
+    async def close(self) -> None:
+        """Stop the sweep, close the file and the database thread."""
+        self._sweeper.cancel()
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.close()
+            self._conn = None
+
+        if self._conn is not None:
+            await self._run(work)
+        self._executor.shutdown(wait=False)
