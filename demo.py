@@ -28,7 +28,7 @@ define(
     default=None,
     help="key material for signed/secretbox (default: $TORNSESS_SECRET, else a random one)",
 )
-define("store", default="memory", help="session store: memory")
+define("store", default="memory", help="session store: memory, sqlite:PATH or redis://HOST:PORT/DB")
 
 
 class SecretHandler(SessionMixin, tornado.web.RequestHandler):
@@ -62,18 +62,38 @@ def make_sessions(
     Signed and SecretBox keys are derived from *secret* as from an
     Application's ``cookie_secret``.
     """
-    if store != "memory":
-        raise tornsess.ConfigError("store", f"unknown store {store!r} (memory)")
+    database = make_database(store)
     if encoder == "plain":
-        return tornsess.Sessions(cookie=COOKIE)
-    if encoder not in ("signed", "secretbox"):
+        sessions = tornsess.Sessions(cookie=COOKIE)
+    elif encoder in ("signed", "secretbox"):
+        if not secret:
+            raise tornsess.ConfigError("secret", f"the {encoder} encoder needs a secret")
+        encoding = encoding_from_settings(encoder, {"cookie_secret": secret})
+        sessions = tornsess.Sessions(cookie=COOKIE, encoding=encoding)
+    else:
         raise tornsess.ConfigError(
             "encoder", f"unknown encoder {encoder!r} (plain, signed, secretbox)"
         )
-    if not secret:
-        raise tornsess.ConfigError("secret", f"the {encoder} encoder needs a secret")
-    encoding = encoding_from_settings(encoder, {"cookie_secret": secret})
-    return tornsess.Sessions(cookie=COOKIE, encoding=encoding)
+    if database is not None:
+        sessions.use_database(database)
+    return sessions
+
+
+def make_database(store: str) -> tornsess.Database | None:
+    """The store named by ``--store`` (``None``: the default memory store)."""
+    if store == "memory":
+        return None
+    if store.startswith("sqlite:") and len(store) > len("sqlite:"):
+        from tornsess.sessiondb import SQLiteDatabase
+
+        return SQLiteDatabase(store[len("sqlite:") :])
+    if store.startswith(("redis://", "rediss://", "unix://")):
+        from tornsess.sessiondb import RedisDatabase
+
+        return RedisDatabase(store)
+    raise tornsess.ConfigError(
+        "store", f"unknown store {store!r} (memory, sqlite:PATH, redis://HOST:PORT/DB)"
+    )
 
 
 def demo_secret(given: str | None) -> str:

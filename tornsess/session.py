@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import logging
 import math
 import struct
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
+log = logging.getLogger("tornsess")
+
 T = TypeVar("T")
 _MISSING: Any = object()
 _BOOL_STRINGS = {
@@ -45,6 +48,16 @@ _BOOL_STRINGS = {
     "False": False,
 }
 _INT64 = (-(2**63), 2**63 - 1)
+
+
+def _decode(key: str, text: str) -> Any:
+    """The stored value, or ``_MISSING`` (logged) if the store holds
+    something that is not valid stored data (it is never executed)."""
+    try:
+        return codec.loads(text)
+    except ValueError:
+        log.warning("tornsess: ignoring corrupt stored value for session key %r", key)
+        return _MISSING
 
 
 class _Status(enum.Enum):
@@ -269,11 +282,13 @@ class Session:
         text = self._values.get(key)
         if text is None:
             return default
-        return codec.loads(text)
+        value = _decode(key, text)
+        return default if value is _MISSING else value
 
     def get_all(self) -> dict[str, Any]:
         """A new dict of every key and value."""
-        return {key: codec.loads(text) for key, text in self._values.items()}
+        values = {key: _decode(key, text) for key, text in self._values.items()}
+        return {key: value for key, value in values.items() if value is not _MISSING}
 
     def keys(self) -> list[str]:
         """The keys, in insertion order."""
@@ -293,10 +308,7 @@ class Session:
         return iter(list(self._values))
 
     def __getitem__(self, key: str) -> Any:
-        text = self._values.get(key)
-        if text is None:
-            raise EntryNotFound(key)
-        return codec.loads(text)
+        return self._raw(key)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.set(key, value)
@@ -335,9 +347,10 @@ class Session:
 
     def _raw(self, key: str) -> Any:
         text = self._values.get(key)
-        if text is None:
+        value = _MISSING if text is None else _decode(key, text)
+        if value is _MISSING:
             raise EntryNotFound(key)
-        return codec.loads(text)
+        return value
 
     def get_string(self, key: str) -> str:
         """The value as a str: str as is; int, float, Decimal and UUID as text.
@@ -475,7 +488,7 @@ class Session:
         if key in self._immutable:
             raise ImmutableEntry(key)
         text = self._values.get(key)
-        current = 0 if text is None else codec.loads(text)
+        current = 0 if text is None else _decode(key, text)
         if type(current) not in (int, float):
             raise TypeError(
                 f"cannot increment session entry {key!r}: it holds "
@@ -513,7 +526,8 @@ class Session:
     def peek_flash(self, key: str) -> Any:
         """The flash under *key* without marking it read, or ``None``."""
         text = self._flashes.get(key)
-        return None if text is None else codec.loads(text)
+        value = None if text is None else _decode(key, text)
+        return None if value is _MISSING else value
 
     def _mark_read(self, key: str) -> None:
         if self._read_flashes is None:
@@ -527,7 +541,8 @@ class Session:
         if text is None:
             return None
         self._mark_read(key)
-        return codec.loads(text)
+        value = _decode(key, text)
+        return None if value is _MISSING else value
 
     def get_flash_string(self, key: str) -> str:
         """:meth:`get_flash_string_default` with ``""``."""
@@ -542,7 +557,8 @@ class Session:
         """Every flash, as a new dict; marks them all read."""
         for key in self._flashes:
             self._mark_read(key)
-        return {key: codec.loads(text) for key, text in self._flashes.items()}
+        flashes = {key: _decode(key, text) for key, text in self._flashes.items()}
+        return {key: value for key, value in flashes.items() if value is not _MISSING}
 
     def delete_flash(self, key: str) -> None:
         """Remove the flash under *key* now."""

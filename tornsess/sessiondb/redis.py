@@ -128,6 +128,12 @@ return {'ok', ''}
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 
+def _text(value: Any) -> str:
+    # A field that is not UTF-8 was not written by this store; replacing the
+    # bad bytes makes it invalid stored data, which the session ignores.
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def _num(value: float | None) -> str:
     return "" if value is None else repr(value)
 
@@ -222,10 +228,7 @@ class RedisDatabase:
         raw: dict[Any, Any] = await self._run(self.client.hgetall(self.key(session_id)))
         if not raw:
             return None
-        fields = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()
-        }
+        fields = {_text(k): _text(v) for k, v in raw.items()}
         values: dict[str, str] = {}
         flashes: dict[str, str] = {}
         immutable: set[str] = set()

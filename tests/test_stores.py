@@ -1,0 +1,454 @@
+"""Store-specific behaviour: Redis key layout, round trips, key hygiene,
+outages; SQLite files, WAL, sweeps and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import redis.asyncio as aioredis
+from tornado.testing import bind_unused_port
+
+import tornsess
+from tests.apps import make_app
+from tests.helpers import Browser
+from tornsess import Record, SessionInterrupted, Sessions
+from tornsess.ids import new_id, store_key
+from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
+
+NAME = tornsess.DEFAULT_COOKIE_NAME
+
+
+class CountingConnection(aioredis.Connection):
+    """redis-py's own connection, counting round trips and recording commands."""
+
+    round_trips = 0
+    commands: ClassVar[list[tuple[Any, ...]]] = []
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.round_trips += 1
+        await super().send_packed_command(command, check_health)
+
+    async def send_command(self, *args: Any, **kwargs: Any) -> None:
+        CountingConnection.commands.append(args)
+        await super().send_command(*args, **kwargs)
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.round_trips = 0
+        cls.commands = []
+
+
+@pytest.fixture
+def counting_db(redis_url: str, io_loop: Any) -> Iterator[Callable[[str], RedisDatabase]]:
+    """``counting_db(prefix)``: a RedisDatabase whose client counts round trips."""
+    clients: list[aioredis.Redis] = []
+
+    def make(prefix: str) -> RedisDatabase:
+        pool = aioredis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+        client = aioredis.Redis(connection_pool=pool)
+        clients.append(client)
+        return RedisDatabase(client=client, prefix=prefix)
+
+    yield make
+    for client in clients:
+        io_loop.run_sync(client.aclose)
+        io_loop.run_sync(client.connection_pool.disconnect)
+
+
+@pytest.fixture
+def plain_redis(redis_url: str, io_loop: Any) -> Iterator[aioredis.Redis]:
+    """A redis-py client on the test Redis (decoded responses), for looking."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    io_loop.run_sync(client.aclose)
+
+
+@pytest.mark.gen_test
+async def test_redis_round_trips_per_request(
+    serve: Callable[..., Browser], counting_db: Callable[[str], RedisDatabase]
+) -> None:
+    db = counting_db("rt:")
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    await browser.get("/set?key=a&value=b")
+    await browser.get("/incr?key=n")  # loads the scripts once
+    CountingConnection.reset()
+    assert (await browser.get("/get")).json()["values"] == {"a": "b", "n": 1}
+    assert CountingConnection.round_trips == 1
+    CountingConnection.reset()
+    assert (await browser.get("/incr?key=n")).json()["value"] == 2
+    assert CountingConnection.round_trips == 2
+    CountingConnection.reset()
+    assert (await browser.get("/nosession")).code == 200
+    assert (await browser.get("/get", cookie=f"{NAME}=garbage*")).code == 200
+    assert CountingConnection.round_trips == 0
+
+
+@pytest.mark.gen_test
+async def test_redis_key_layout_ttl_and_no_raw_ids(
+    serve: Callable[..., Browser], redis_url: str, plain_redis: aioredis.Redis
+) -> None:
+    db = RedisDatabase(redis_url, prefix="layout:")
+    manager = Sessions(expires=600)
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    sid = (await browser.get("/incr?key=n&n=5")).json()["id"]
+    client = plain_redis
+    keys = [k async for k in client.scan_iter(match="layout:*")]
+    assert keys == [f"layout:{{{store_key(sid)}}}"]
+    fields = await client.hgetall(keys[0])
+    assert fields["v:n"] == "5"  # an int stays an int
+    assert all(sid not in k and sid not in v for k, v in fields.items())
+    assert 590_000 < await client.pttl(keys[0]) <= 600_000
+    forever = Sessions()
+    forever.use_database(db)
+    browser2 = serve(make_app(forever))
+    sid2 = (await browser2.get("/set?key=a&value=b")).json()["id"]
+    ttl = await client.ttl(f"layout:{{{store_key(sid2)}}}")
+    assert tornsess.BROWSER_MAX_AGE - 60 < ttl <= tornsess.BROWSER_MAX_AGE
+    await db.close()
+
+
+@pytest.mark.gen_test
+async def test_redis_idle_refresh_only_moves_the_expiry(
+    serve: Callable[..., Browser],
+    counting_db: Callable[[str], RedisDatabase],
+    plain_redis: aioredis.Redis,
+) -> None:
+    db = counting_db("idle:")
+    manager = Sessions(idle_timeout=1.0)
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    sid = (await browser.get("/set?key=a&value=b")).json()["id"]
+    client = plain_redis
+    key = f"idle:{{{store_key(sid)}}}"
+    await asyncio.sleep(0.15)
+    await browser.get("/get")  # the first touch loads its script
+    before = await client.pttl(key)
+    await asyncio.sleep(0.15)
+    CountingConnection.reset()
+    assert (await browser.get("/get")).json()["id"] == sid
+    assert CountingConnection.round_trips == 2  # load, then the touch script
+    names = [str(c[0]).upper() for c in CountingConnection.commands]
+    assert names == ["HGETALL", "EVALSHA"]
+    assert await client.pttl(key) > before - 100
+    assert (await client.hgetall(key))["v:a"] == '"b"'
+
+
+@pytest.mark.gen_test
+async def test_bad_ids_never_reach_redis(
+    serve: Callable[..., Browser], counting_db: Callable[[str], RedisDatabase]
+) -> None:
+    db = counting_db("hygiene:")
+    manager = Sessions()
+    manager.use_database(db)
+    await db.exists("warm-up")
+    CountingConnection.reset()
+    record = Record({}, frozenset(), {}, 0.0, 0.0, None, None)
+    for bad in ["*", "?", "[a-z]", "a\r\nFLUSHALL", "x y", "", "é", "a" * 129, "\\"]:
+        assert await db.load(bad) is None
+        assert await db.exists(bad) is False
+        assert await db.destroy(bad) is False
+        assert await db.touch(bad, 0.0, None) is False
+        assert await db.create(bad, record) is False
+        with pytest.raises(SessionInterrupted):
+            await db.commit(bad, [], 0.0, None, None)
+        with pytest.raises(SessionInterrupted):
+            await db.rename(bad, "fine")
+        assert await manager.destroy_by_id(bad) is False
+    browser = serve(make_app(manager))
+    for bad in ["*", "[abc]", "%0d%0aFLUSHALL"]:
+        assert (await browser.get("/get", cookie=f"{NAME}={bad}")).json()["is_new"] is True
+    assert CountingConnection.round_trips == 0
+    assert CountingConnection.commands == []
+
+
+@pytest.mark.gen_test
+async def test_destroy_all_scans_only_its_escaped_prefix(
+    redis_url: str, counting_db: Callable[[str], RedisDatabase]
+) -> None:
+    globbed = counting_db("g*[x]?:")
+    neighbour = RedisDatabase(redis_url, prefix="gA[x]B:")
+    record = Record({"a": "1"}, frozenset(), {}, 0.0, 0.0, None, None)
+    mine = [new_id() for _ in range(700)]
+    for sid in mine:
+        assert await globbed.create(sid, record)
+    other = new_id()
+    assert await neighbour.create(other, record)
+    CountingConnection.reset()
+    assert await globbed.destroy_all() == []
+    names = {str(c[0]).upper() for c in CountingConnection.commands}
+    assert "KEYS" not in names
+    assert "SCAN" in names
+    assert not any([await globbed.exists(sid) for sid in mine[:20]])
+    assert await neighbour.exists(other)
+    await neighbour.close()
+
+
+@pytest.mark.gen_test
+async def test_corrupt_or_pickled_values_are_never_executed(
+    serve: Callable[..., Browser], redis_url: str, tmp_path: Path, plain_redis: aioredis.Redis
+) -> None:
+    db = RedisDatabase(redis_url, prefix="corrupt:")
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    sid = (await browser.get("/set?key=a&value=b")).json()["id"]
+    sentinel = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> Any:
+            return (os.system, (f"touch {sentinel}",))
+
+    raw = aioredis.Redis(connection_pool=plain_redis.connection_pool)
+    await raw.hset(f"corrupt:{{{store_key(sid)}}}", "v:evil", pickle.dumps(Payload()))
+    response = await browser.get("/get")
+    assert response.code == 200
+    assert response.json()["values"] == {"a": "b"}
+    assert not sentinel.exists()
+    await db.close()
+
+
+class OwnRedis:
+    """A redis-server of this test alone, on a free loopback port, that the
+    test may pause, kill and restart."""
+
+    def __init__(self, workdir: Path) -> None:
+        sock, self.port = bind_unused_port()
+        sock.close()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(500):
+            try:
+                with __import__("socket").create_connection(("127.0.0.1", self.port), 0.1):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_paused_redis_fails_fast_and_recovers(
+    serve: Callable[..., Browser], own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = RedisDatabase(own_redis.url, timeout=0.5)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    sid = (await browser.get("/set?key=a&value=b")).json()["id"]
+    own_redis.signal(signal.SIGSTOP)
+    try:
+        with caplog.at_level(logging.ERROR, logger="tornsess"):
+            session_request = asyncio.ensure_future(browser.get("/get"))
+            plain_request = asyncio.ensure_future(browser.get("/nosession"))
+            done, _ = await asyncio.wait(
+                [session_request, plain_request], return_when=asyncio.FIRST_COMPLETED
+            )
+            assert plain_request in done  # served while the session waits on Redis
+            response = await session_request
+        assert response.code == 503
+        assert response.headers["Retry-After"]
+        assert response.set_cookies == {}
+        ours = [r for r in caplog.records if r.name == "tornsess"]
+        assert len(ours) == 1
+        assert ours[0].exc_info is None
+    finally:
+        own_redis.signal(signal.SIGCONT)
+    recovered = await browser.get("/get")
+    assert recovered.code == 200
+    assert recovered.json()["id"] == sid
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_dead_redis_gives_503_and_requests_succeed_once_it_is_back(
+    serve: Callable[..., Browser], own_redis: OwnRedis
+) -> None:
+    db = RedisDatabase(own_redis.url, timeout=0.5)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    await browser.get("/set?key=a&value=b")
+    own_redis.kill()
+    down_read = await browser.get("/get")
+    down_write = await browser.fork().get("/set?key=x&value=y", cookie="")
+    for response in (down_read, down_write):
+        assert response.code == 503
+        assert response.headers["Retry-After"]
+        assert response.set_cookies == {}
+    own_redis.start()
+    back = await browser.get("/set?key=c&value=d")
+    assert back.code == 200
+    assert back.json()["is_new"] is True  # the server kept nothing on disk
+    assert (await browser.get("/get")).json()["values"] == {"c": "d"}
+    await db.close()
+
+
+@pytest.mark.gen_test
+async def test_unreachable_redis_at_start(serve: Callable[..., Browser]) -> None:
+    sock, port = bind_unused_port()
+    sock.close()
+    db = RedisDatabase(f"redis://127.0.0.1:{port}/0", timeout=0.5)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    response = await browser.get("/set?key=a&value=b")
+    assert response.code == 503
+    assert (await browser.get("/nosession")).code == 200
+    await db.close()
+
+
+def test_redis_database_arguments() -> None:
+    with pytest.raises(tornsess.ConfigError):
+        RedisDatabase()
+    with pytest.raises(tornsess.ConfigError):
+        RedisDatabase("redis://localhost", client=aioredis.Redis())
+    with pytest.raises(tornsess.ConfigError):
+        RedisDatabase("redis://localhost", timeout=0)
+    with pytest.raises(tornsess.ConfigError):
+        RedisDatabase("nonsense://x")
+
+
+@pytest.mark.gen_test
+async def test_sqlite_file_wal_and_hashed_keys(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.db")
+    db = SQLiteDatabase(path, keep_ids=False)
+    sid = new_id()
+    assert await db.create(sid, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
+    await db.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    rows = conn.execute("SELECT key, sid FROM tornsess_sessions").fetchall()
+    assert rows == [(store_key(sid), None)]
+    plan = " ".join(
+        str(row)
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN DELETE FROM tornsess_sessions "
+            "WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            (time.time(),),
+        )
+    )
+    assert "tornsess_sessions_expiry" in plan  # the sweep visits expired rows only
+    conn.close()
+    reopened = SQLiteDatabase(path)
+    record = await reopened.load(sid)
+    assert record is not None and record.values == {"a": "1"}
+    await reopened.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_sqlite_sweep_reports_expired_sessions(
+    serve: Callable[..., Browser], tmp_path: Path
+) -> None:
+    db = SQLiteDatabase(str(tmp_path / "sweep.db"), sweep_interval=0.1)
+    manager = Sessions(expires=0.3)
+    manager.use_database(db)
+    destroyed: list[str] = []
+    manager.on_destroy(destroyed.append)
+    browser = serve(make_app(manager))
+    ids = [(await browser.fork().get("/set?key=a&value=b")).json()["id"] for _ in range(3)]
+    for _ in range(250):
+        if len(destroyed) == 3:
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(destroyed) == sorted(ids)
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_sqlite_sessions_survive_a_restart_of_the_app_process(tmp_path: Path) -> None:
+    store = f"--store=sqlite:{tmp_path / 'demo.db'}"
+
+    async def run_demo() -> tuple[asyncio.subprocess.Process, Browser]:
+        sock, port = bind_unused_port()
+        sock.close()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "demo.py",
+            f"--port={port}",
+            "--encoder=signed",
+            "--secret=restart test secret",
+            store,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert proc.stdout is not None
+        line = b""
+        while b"secret cake" not in line:
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert line
+        return proc, Browser(f"http://127.0.0.1:{port}")
+
+    first, browser = await run_demo()
+    try:
+        assert (await browser.get("/login")).code == 200
+        assert (await browser.get("/secret")).text == "The cake is a lie!"
+    finally:
+        first.terminate()
+        await first.wait()
+    second, again = await run_demo()
+    try:
+        again.jar = dict(browser.jar)
+        assert (await again.get("/secret")).text == "The cake is a lie!"
+    finally:
+        second.terminate()
+        await second.wait()
