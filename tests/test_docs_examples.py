@@ -89,3 +89,28 @@ async def test_signed(serve: Callable[..., Browser]) -> None:
     boxed = serve(signed.make_secretbox_app(keys))
     assert (await boxed.get("/")).text == "visit 1"
     assert (await boxed.get("/")).text == "visit 2"
+
+
+@pytest.mark.gen_test
+async def test_custom_store(serve: Callable[..., Browser]) -> None:
+    import asyncio
+
+    import demo
+    from docs.examples.custom_store import DictDatabase
+    from tests.apps import make_app
+    from tests.test_demo import walk
+    from tornsess import Database, Sessions
+
+    db = DictDatabase()
+    assert isinstance(db, Database)
+    sessions = demo.make_sessions("signed", "memory", "custom store secret")
+    sessions.use_database(db)
+    await walk(serve(demo.make_app(sessions)))
+
+    manager = Sessions()
+    manager.use_database(DictDatabase())
+    browser = serve(make_app(manager))
+    await browser.get("/set?key=a&value=b")
+    cookie = f"tornsessid={browser.jar['tornsessid']}"
+    await asyncio.gather(*(browser.get("/incr?key=n", cookie=cookie) for _ in range(20)))
+    assert (await browser.get("/get")).json()["values"] == {"a": "b", "n": 20}
