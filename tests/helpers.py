@@ -44,8 +44,8 @@ class Response:
 def _deleting(attrs: dict[str, Any]) -> bool:
     if attrs["value"] == "":
         return True
-    if "max-age" in attrs and int(attrs["max-age"]) <= 0:
-        return True
+    if "max-age" in attrs:  # Max-Age wins over Expires (RFC 6265 5.3)
+        return int(attrs["max-age"]) <= 0
     if "expires" in attrs:
         return parsedate_to_datetime(attrs["expires"]).timestamp() < time.time()
     return False
