@@ -16,7 +16,7 @@ from tornsess.errors import ConfigError, DecodeError
 from tornsess.ids import MAX_ID_LENGTH, is_valid_id
 from tornsess.keys import decode_key
 
-from ._keys import KeyInput, key_list
+from ._keys import KeyedEncoder, KeyInput, key_list
 
 __all__ = ["SecretBoxEncoder"]
 
@@ -30,7 +30,7 @@ def _key_id(key: bytes) -> int:
     return hashlib.sha256(b"tornsess key id\x00" + key).digest()[0]
 
 
-class SecretBoxEncoder:
+class SecretBoxEncoder(KeyedEncoder):
     """Encrypts the session id with PyNaCl's SecretBox: a fresh random nonce
     for every encode, the cookie name authenticated together with the id
     inside the box, and base64url output without padding.
@@ -74,19 +74,6 @@ class SecretBoxEncoder:
         plaintext = cookie_name.encode("utf-8") + b"\x00" + session_id.encode("ascii")
         sealed = bytes([key_id]) + bytes(box.encrypt(plaintext, nacl.utils.random(_NONCE)))
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
-
-    def decode(self, cookie_name: str, cookie_value: str) -> str:
-        """The session id in a valid box; ``DecodeError`` otherwise."""
-        return self.decode_stale(cookie_name, cookie_value)[0]
-
-    def decode_stale(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
-        """Like :meth:`decode`, plus whether an older key opened it."""
-        try:
-            return self._decode(cookie_name, cookie_value)
-        except DecodeError:
-            raise
-        except Exception as exc:  # PyNaCl and base64 raise assorted types
-            raise DecodeError(f"undecodable box ({type(exc).__name__})") from None
 
     def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
         if type(cookie_value) is not str or len(cookie_value) > _MAX_TEXT:

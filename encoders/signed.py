@@ -14,7 +14,7 @@ from itsdangerous.encoding import base64_decode, bytes_to_int
 from tornsess.errors import ConfigError, DecodeError
 from tornsess.ids import MAX_ID_LENGTH, is_valid_id
 
-from ._keys import KeyInput, key_list
+from ._keys import KeyedEncoder, KeyInput, key_list
 
 __all__ = ["SignedEncoder"]
 
@@ -24,7 +24,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9._-]+\.[A-Za-z0-9_-]{1,11}\.[A-Za-z0-9_-]{43}
 _MAX_TOKEN = MAX_ID_LENGTH + 60
 
 
-class SignedEncoder:
+class SignedEncoder(KeyedEncoder):
     """Signs the session id with itsdangerous' ``TimestampSigner`` and
     HMAC-SHA256: ``<id>.<timestamp>.<signature>``.
 
@@ -92,19 +92,6 @@ class SignedEncoder:
     def encode(self, cookie_name: str, session_id: str) -> str:
         """Sign *session_id* for *cookie_name* with the newest key."""
         return self._signers_for(cookie_name)[0].sign(session_id).decode("ascii")
-
-    def decode(self, cookie_name: str, cookie_value: str) -> str:
-        """The session id in a valid, canonical token; ``DecodeError`` otherwise."""
-        return self.decode_stale(cookie_name, cookie_value)[0]
-
-    def decode_stale(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
-        """Like :meth:`decode`, plus whether an older key verified it."""
-        try:
-            return self._decode(cookie_name, cookie_value)
-        except DecodeError:
-            raise
-        except Exception as exc:  # itsdangerous lets some through (OverflowError)
-            raise DecodeError(f"undecodable signed value ({type(exc).__name__})") from None
 
     def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
         if (

@@ -277,27 +277,23 @@ def _log_sweep_failure(task: asyncio.Future[object]) -> None:
         log.error("tornsess: session sweep failed: %s", task.exception())
 
 
-class _Entry:
-    __slots__ = (
-        "sid",
-        "values",
-        "immutable",
-        "flashes",
-        "created",
-        "accessed",
-        "deadline",
-        "expires_at",
-    )
+class _Entry(Record):
+    """A stored session: its record, plus the id (this store lives in the
+    process anyway) so that expirations can be reported."""
+
+    __slots__ = ("sid",)
 
     def __init__(self, sid: str, record: Record) -> None:
+        super().__init__(
+            record.values,
+            record.immutable,
+            record.flashes,
+            record.created,
+            record.accessed,
+            record.deadline,
+            record.expires_at,
+        )
         self.sid = sid
-        self.values = record.values
-        self.immutable = record.immutable
-        self.flashes = record.flashes
-        self.created = record.created
-        self.accessed = record.accessed
-        self.deadline = record.deadline
-        self.expires_at = record.expires_at
 
 
 class MemoryDatabase:

@@ -585,16 +585,23 @@ def _respond_unavailable(handler: RequestHandler, state: _RequestState, exc: Bas
     """Turn the response into a 503 with Retry-After (if headers allow)."""
     _log_failure(handler, exc)
     state.failed = True
+    _replace_response(handler, state, 503)
+
+
+def _replace_response(handler: RequestHandler, state: _RequestState, status: int) -> None:
+    """Finish the request with an error page instead of what the handler
+    wrote (only the end of it, if the headers are already out)."""
     state.done = True
     handler._finished = False
     if handler._headers_written:
         state.finish()
         return
     handler.clear()
-    handler.set_status(503)
-    _unavailable_headers(handler)
+    handler.set_status(status)
+    if status == 503:
+        _unavailable_headers(handler)
     try:
-        handler.write_error(503)
+        handler.write_error(status)
     except Exception:
         log.exception("tornsess: write_error failed")
     if not handler._finished:
@@ -699,7 +706,7 @@ def _defer(
                 handler.request.method,
                 handler.request.path,
             )
-            _respond_error(handler, state)
+            _replace_response(handler, state, 500)
             return
         result = action(handler, state)
         if inspect.isawaitable(result):
@@ -711,19 +718,3 @@ def _defer(
     future = asyncio.ensure_future(run())
     state.chain = future
     return future
-
-
-def _respond_error(handler: RequestHandler, state: _RequestState) -> None:
-    state.done = True
-    handler._finished = False
-    if handler._headers_written:
-        state.finish()
-        return
-    handler.clear()
-    handler.set_status(500)
-    try:
-        handler.write_error(500)
-    except Exception:
-        log.exception("tornsess: write_error failed")
-    if not handler._finished:
-        state.finish()
