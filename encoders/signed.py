@@ -3,6 +3,7 @@ itsdangerous (HMAC-SHA256), the cookie name bound into the signature."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -69,6 +70,7 @@ class SignedEncoder(KeyedEncoder):
         self._salt = salt
         self._max_age = max_age
         self._signers: dict[str, list[TimestampSigner]] = {}
+        self._verify_keys: dict[str, list[bytes]] = {}
 
     def _signers_for(self, cookie_name: str) -> list[TimestampSigner]:
         """One signer per key, newest first. The key derivation (HMAC of the
@@ -79,7 +81,7 @@ class SignedEncoder(KeyedEncoder):
             salt = f"{self._salt}\x00{cookie_name}".encode()
             signers = [
                 TimestampSigner(
-                    hmac.new(key, salt, hashlib.sha256).digest(),
+                    hmac.digest(key, salt, "sha256"),
                     salt=salt,
                     key_derivation="none",
                     digest_method=hashlib.sha256,
@@ -87,7 +89,16 @@ class SignedEncoder(KeyedEncoder):
                 for key in reversed(self._keys)
             ]
             self._signers[cookie_name] = signers
+            self._verify_keys[cookie_name] = [signer.secret_key for signer in signers]
         return signers
+
+    def _signature(self, key: bytes, payload: str) -> bytes:
+        """What itsdangerous' ``get_signature`` computes for these signers
+        (base64url of HMAC-SHA256, no padding), in one C call: this runs on
+        every request."""
+        return base64.urlsafe_b64encode(hmac.digest(key, payload.encode("ascii"), "sha256")).rstrip(
+            b"="
+        )
 
     def encode(self, cookie_name: str, session_id: str) -> str:
         """Sign *session_id* for *cookie_name* with the newest key."""
@@ -104,11 +115,15 @@ class SignedEncoder(KeyedEncoder):
         given = signature.encode("ascii")
         # The signature itsdangerous computes is canonical base64, so an exact
         # comparison also rejects padded or re-encoded variants.
+        keys = self._verify_keys.get(cookie_name)
+        if keys is None:
+            self._signers_for(cookie_name)
+            keys = self._verify_keys[cookie_name]
         index = next(
             (
                 i
-                for i, signer in enumerate(self._signers_for(cookie_name))
-                if hmac.compare_digest(signer.get_signature(payload), given)
+                for i, key in enumerate(keys)
+                if hmac.compare_digest(self._signature(key, payload), given)
             ),
             None,
         )

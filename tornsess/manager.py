@@ -93,6 +93,7 @@ class Sessions:
         self._rotating = isinstance(self._encoding, RotatingEncoding)
         self._idle = config.idle_timeout_seconds
         self._lifetime = config.expires_seconds
+        self._save_new = config.save_uninitialized
         self._callbacks: list[DestroyCallback] = []
         self._running: set[asyncio.Future[Any]] = set()
         self._db: Database = MemoryDatabase()
@@ -258,7 +259,10 @@ class Sessions:
                 len(found),
                 name,
             )
-        return Session(self, handler, await self._new_id(handler), None, options, now)
+        # The default id is drawn lazily (most anonymous sessions never need
+        # one); a custom generator's id is checked against the store now.
+        sid_new = None if self._config.session_id_generator is None else await self._new_id(handler)
+        return Session(self, handler, sid_new, None, options, now)
 
     def _expired(self, record: Record, now: float) -> bool:
         """Enforce the absolute and idle limits on a loaded record (defence in
@@ -333,8 +337,8 @@ class Sessions:
         status = session._status
         if status is _Status.DESTROYED:
             return
-        if status is _Status.STORED and await self._db.destroy(session._id):
-            self._fire_destroy(session._id)
+        if status is _Status.STORED and await self._db.destroy(session.id):
+            self._fire_destroy(session.id)
         session._status = _Status.DESTROYED
         session._ops = []
         session._cookie_dirty = False
@@ -408,7 +412,7 @@ class Sessions:
             if not session._pending():
                 return
             while not await self._db.create(
-                session._id,
+                session.id,
                 session._initial_record(now, self._expires_at(session._deadline, now)),
             ):
                 session._id = await self._new_id(handler)
@@ -419,7 +423,7 @@ class Sessions:
             try:
                 if ops or session._meta_dirty:
                     await self._db.commit(
-                        session._id,
+                        session.id,
                         ops,
                         now,
                         session._deadline,
@@ -427,7 +431,7 @@ class Sessions:
                     )
                 elif self._touch_due(session, now):
                     if not await self._db.touch(
-                        session._id, now, self._expires_at(session._deadline, now)
+                        session.id, now, self._expires_at(session._deadline, now)
                     ):
                         raise SessionInterrupted("the session was destroyed or expired")
             except SessionInterrupted:
@@ -447,7 +451,7 @@ class Sessions:
         new = await self._new_id(handler)
         if session._status is _Status.STORED:
             try:
-                while not await self._db.rename(session._id, new):
+                while not await self._db.rename(session.id, new):
                     new = await self._new_id(handler)
             except SessionInterrupted:
                 session._status = _Status.DESTROYED
@@ -483,7 +487,7 @@ class Sessions:
 
     def _write_cookie(self, handler: RequestHandler, session: Session, now: float) -> None:
         name = self._config.cookie
-        value = self._encoding.encode(name, session._id)
+        value = self._encoding.encode(name, session.id)
         if len(name) + len(value) + 1 > MAX_COOKIE_VALUE:
             raise SessionTooLarge(
                 f"cookie {name!r} would be {len(name) + len(value) + 1} bytes; "
@@ -609,11 +613,14 @@ def _replace_response(handler: RequestHandler, state: _RequestState, status: int
 
 
 def _add_vary(handler: RequestHandler) -> None:
-    vary = handler._headers.get("Vary")
-    if vary is None:
-        handler.set_header("Vary", "Cookie")
-    elif "cookie" not in vary.lower():
-        handler.set_header("Vary", f"{vary}, Cookie")
+    headers = handler._headers
+    try:
+        vary = headers["Vary"]
+    except KeyError:
+        headers["Vary"] = "Cookie"
+        return
+    if "cookie" not in vary.lower():
+        headers["Vary"] = f"{vary}, Cookie"
 
 
 async def _commit_all(handler: RequestHandler, state: _RequestState, seal: bool) -> None:
@@ -632,7 +639,10 @@ async def _commit_all(handler: RequestHandler, state: _RequestState, seal: bool)
 
 
 def _pending(state: _RequestState) -> bool:
-    return any(session._pending() for session in state.sessions.values())
+    for session in state.sessions.values():
+        if session._pending():
+            return True
+    return False
 
 
 def _finish(handler: RequestHandler, state: _RequestState, chunk: Any) -> asyncio.Future[None]:

@@ -20,6 +20,7 @@ from .errors import (
     SessionInterrupted,
     SessionSealed,
 )
+from .ids import new_id
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
@@ -143,7 +144,7 @@ class Session:
         self,
         manager: Sessions,
         handler: RequestHandler,
-        session_id: str,
+        session_id: str | None,
         record: Record | None,
         options: tuple[CookieOption, ...],
         now: float,
@@ -188,7 +189,10 @@ class Session:
     @property
     def id(self) -> str:
         """The session id (never the encoded cookie value)."""
-        return self._id
+        session_id = self._id
+        if session_id is None:  # a new session's id is drawn when first needed
+            session_id = self._id = new_id()
+        return session_id
 
     @property
     def is_new(self) -> bool:
