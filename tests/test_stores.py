@@ -452,3 +452,26 @@ async def test_sqlite_sessions_survive_a_restart_of_the_app_process(tmp_path: Pa
     finally:
         second.terminate()
         await second.wait()
+
+
+@pytest.mark.gen_test
+async def test_redis_regenerate_by_copy_as_under_cluster(
+    serve: Callable[..., Browser], redis_url: str, plain_redis: aioredis.Redis
+) -> None:
+    db = RedisDatabase(redis_url, prefix="cluster:")
+    db._cross_slot = True  # what a CROSSSLOT answer to RENAMENX switches on
+    manager = Sessions(expires=600)
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    old = (await browser.get("/set?key=user&value=alice")).json()["id"]
+    body = (await browser.get("/regenerate")).json()
+    assert body["old"] == old and body["new"] != old
+    assert body["values"] == {"user": "alice"}
+    assert not await plain_redis.exists(f"cluster:{{{store_key(old)}}}")
+    new_key = f"cluster:{{{store_key(body['new'])}}}"
+    assert (await plain_redis.hgetall(new_key))["v:user"] == '"alice"'
+    assert 590_000 < await plain_redis.pttl(new_key) <= 600_000
+    assert (await browser.get("/get")).json()["values"] == {"user": "alice"}
+    with pytest.raises(SessionInterrupted):
+        await db.rename(old, new_id())
+    await db.close()

@@ -198,6 +198,7 @@ class RedisDatabase:
         self._create = client.register_script(_CREATE)
         self._touch = client.register_script(_TOUCH)
         self._commit = client.register_script(_COMMIT)
+        self._cross_slot = False
 
     def __repr__(self) -> str:
         return f"RedisDatabase(prefix={self.prefix!r})"
@@ -311,21 +312,43 @@ class RedisDatabase:
         return bool(touched)
 
     async def rename(self, old_id: str, new_id: str) -> bool:
+        """``RENAMENX``, atomic. Under Redis Cluster the two keys live in
+        different slots, which no single command can span: then the session
+        is copied to the new key and the old key deleted (if a destroy wins
+        the race, the copy is deleted too and the rename fails)."""
         if not is_valid_id(old_id) or not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
-        try:
-            renamed = await asyncio.wait_for(
-                self.client.renamenx(self.key(old_id), self.key(new_id)), self.timeout
-            )
-        except ResponseError as exc:
-            if "no such key" in str(exc).lower():
-                raise SessionInterrupted("the session was destroyed or expired") from None
-            raise StoreUnavailable(f"redis: {exc}") from None
-        except asyncio.TimeoutError:
-            raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
-        return bool(renamed)
+        old, new = self.key(old_id), self.key(new_id)
+        if not self._cross_slot:
+            try:
+                return bool(await asyncio.wait_for(self.client.renamenx(old, new), self.timeout))
+            except ResponseError as exc:
+                message = str(exc).lower()
+                if "no such key" in message:
+                    raise SessionInterrupted("the session was destroyed or expired") from None
+                if "crossslot" not in message:
+                    raise StoreUnavailable(f"redis: {exc}") from None
+                self._cross_slot = True
+            except asyncio.TimeoutError:
+                raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
+            except (RedisError, OSError) as exc:
+                raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        return await self._copy_rename(old, new)
+
+    async def _copy_rename(self, old: str, new: str) -> bool:
+        raw: dict[Any, Any] = await self._run(self.client.hgetall(old))
+        if not raw:
+            raise SessionInterrupted("the session was destroyed or expired")
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        args: list[Any] = [self._pexpireat(_opt(fields.get("_e", "")))]
+        for name, value in fields.items():
+            args += [name, value]
+        if not await self._run(self._create(keys=[new], args=args)):
+            return False
+        if not await self._run(self.client.delete(old)):
+            await self._run(self.client.delete(new))
+            raise SessionInterrupted("the session was destroyed during its rename")
+        return True
 
     async def exists(self, session_id: str) -> bool:
         if not is_valid_id(session_id):
