@@ -210,3 +210,22 @@ def test_sweep_cost_grows_with_expired_sessions_only() -> None:
     assert db.sweep() == 10
     assert visited_before - len(db._heap) == 10
     assert len(db) == 1990
+
+
+@pytest.mark.gen_test
+async def test_memory_store_size_limit_evicts_the_oldest(serve: Callable[..., Browser]) -> None:
+    manager = Sessions()
+    db = MemoryDatabase(max_sessions=3)
+    manager.use_database(db)
+    evicted: list[str] = []
+    manager.on_destroy(evicted.append)
+    browser = serve(make_app(manager))
+    clients = [browser.fork() for _ in range(5)]
+    ids = [(await c.get("/set?key=a&value=b")).json()["id"] for c in clients]
+    assert len(db) == 3
+    await manager.wait_for_callbacks()
+    assert evicted == ids[:2]
+    assert (await clients[0].get("/get")).json()["is_new"] is True
+    assert (await clients[4].get("/get")).json()["id"] == ids[4]
+    with pytest.raises(ValueError):
+        MemoryDatabase(max_sessions=0)

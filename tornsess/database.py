@@ -305,16 +305,27 @@ class MemoryDatabase:
     with the first session) removes them at a cost that grows with the
     number of expired sessions only (a heap ordered by expiry).
 
+    With *max_sessions*, creating a session in a full store first sweeps
+    the expired ones, then evicts the oldest sessions (by creation) to make
+    room; evicted sessions are reported to ``on_destroy`` like expired ones.
+
     Loading shares the stored mappings with the request (no copy); a commit
     replaces them rather than changing them in place, so every request sees
     a consistent snapshot.
     """
 
     def __init__(
-        self, *, sweep_interval: float = 60.0, clock: Callable[[], float] = time.time
+        self,
+        *,
+        sweep_interval: float = 60.0,
+        max_sessions: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if sweep_interval <= 0:
             raise ValueError("sweep_interval must be positive")
+        if max_sessions is not None and max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        self._max = max_sessions
         self._data: dict[str, _Entry] = {}
         self._heap: list[tuple[float, str]] = []
         self._clock = clock
@@ -387,9 +398,18 @@ class MemoryDatabase:
             record.deadline,
             record.expires_at,
         )
+        if self._max is not None and len(self._data) >= self._max:
+            self._make_room()
         self._data[key] = _Entry(session_id, stored)
         self._schedule(key, record.expires_at)
         return True
+
+    def _make_room(self) -> None:
+        assert self._max is not None
+        self.sweep()
+        while len(self._data) >= self._max:
+            oldest = next(iter(self._data))
+            self._expire(oldest, self._data[oldest])
 
     async def commit(
         self,
