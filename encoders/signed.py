@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import time
 
 from itsdangerous import TimestampSigner
 from itsdangerous.encoding import base64_decode, bytes_to_int
 
 from tornsess.errors import ConfigError, DecodeError
-from tornsess.ids import MAX_ID_LENGTH, is_valid_id
+from tornsess.ids import MAX_ID_LENGTH
 
 from ._keys import KeyedEncoder, KeyInput, key_list
 
@@ -21,8 +20,31 @@ __all__ = ["SignedEncoder"]
 
 MIN_KEY_BYTES = 32
 FUTURE_SKEW = 60
-_TOKEN_RE = re.compile(r"[A-Za-z0-9._-]+\.[A-Za-z0-9_-]{1,11}\.[A-Za-z0-9_-]{43}")
 _MAX_TOKEN = MAX_ID_LENGTH + 60
+
+
+class _Verifier:
+    """The signature itsdangerous' ``get_signature`` computes for one derived
+    key (base64url of HMAC-SHA256, no padding), with the HMAC pads hashed
+    once (RFC 2104): verification runs on every request, and this halves its
+    cost. The tests check it against itsdangerous for arbitrary payloads."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        block = hashlib.sha256().block_size
+        if len(key) > block:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(block, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def signature(self, data: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return base64.urlsafe_b64encode(outer.digest()).rstrip(b"=")
 
 
 class SignedEncoder(KeyedEncoder):
@@ -70,7 +92,7 @@ class SignedEncoder(KeyedEncoder):
         self._salt = salt
         self._max_age = max_age
         self._signers: dict[str, list[TimestampSigner]] = {}
-        self._verify_keys: dict[str, list[bytes]] = {}
+        self._verifiers: dict[str, list[_Verifier]] = {}
 
     def _signers_for(self, cookie_name: str) -> list[TimestampSigner]:
         """One signer per key, newest first. The key derivation (HMAC of the
@@ -89,48 +111,38 @@ class SignedEncoder(KeyedEncoder):
                 for key in reversed(self._keys)
             ]
             self._signers[cookie_name] = signers
-            self._verify_keys[cookie_name] = [signer.secret_key for signer in signers]
+            self._verifiers[cookie_name] = [_Verifier(signer.secret_key) for signer in signers]
         return signers
-
-    def _signature(self, key: bytes, payload: str) -> bytes:
-        """What itsdangerous' ``get_signature`` computes for these signers
-        (base64url of HMAC-SHA256, no padding), in one C call: this runs on
-        every request."""
-        return base64.urlsafe_b64encode(hmac.digest(key, payload.encode("ascii"), "sha256")).rstrip(
-            b"="
-        )
 
     def encode(self, cookie_name: str, session_id: str) -> str:
         """Sign *session_id* for *cookie_name* with the newest key."""
         return self._signers_for(cookie_name)[0].sign(session_id).decode("ascii")
 
     def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
-        if (
-            type(cookie_value) is not str
-            or len(cookie_value) > _MAX_TOKEN
-            or not _TOKEN_RE.fullmatch(cookie_value)
-        ):
+        if type(cookie_value) is not str or len(cookie_value) > _MAX_TOKEN:
             raise DecodeError("not a signed session id")
+        # Non-ASCII text fails to encode, a value without separators fails
+        # to unpack: both end as DecodeError.
         payload, signature = cookie_value.rsplit(".", 1)
-        given = signature.encode("ascii")
-        # The signature itsdangerous computes is canonical base64, so an exact
-        # comparison also rejects padded or re-encoded variants.
-        keys = self._verify_keys.get(cookie_name)
-        if keys is None:
+        data, given = payload.encode("ascii"), signature.encode("ascii")
+        verifiers = self._verifiers.get(cookie_name)
+        if verifiers is None:
             self._signers_for(cookie_name)
-            keys = self._verify_keys[cookie_name]
+            verifiers = self._verifiers[cookie_name]
+        # The expected signature is canonical base64, so comparing the exact
+        # text also rejects padded or re-encoded variants of a valid token.
         index = next(
             (
                 i
-                for i, key in enumerate(keys)
-                if hmac.compare_digest(self._signature(key, payload), given)
+                for i, verifier in enumerate(verifiers)
+                if hmac.compare_digest(verifier.signature(data), given)
             ),
             None,
         )
         if index is None:
             raise DecodeError("bad signature")
         # The signature covers the exact text of id and timestamp, so neither
-        # can have been re-encoded without the key.
+        # can have been altered without the key.
         session_id, stamp = payload.rsplit(".", 1)
         timestamp = bytes_to_int(base64_decode(stamp))
         now = time.time()
@@ -138,8 +150,6 @@ class SignedEncoder(KeyedEncoder):
             raise DecodeError("signature from the future")
         if self._max_age is not None and now - timestamp > self._max_age:
             raise DecodeError("signature expired")
-        if not is_valid_id(session_id):
-            raise DecodeError("not a session id")
         return session_id, index != 0
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -352,3 +353,15 @@ def test_config_encode_decode_callables_work_like_an_encoding() -> None:
     assert config.effective_encoding.decode(NAME, value) == "abc"
     with pytest.raises(DecodeError):
         config.effective_encoding.decode(NAME, value + "x")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.binary(min_size=1, max_size=100), st.text(max_size=200))
+def test_fast_verifier_matches_itsdangerous(key: bytes, payload: str) -> None:
+    from itsdangerous import TimestampSigner
+
+    from encoders.signed import _Verifier
+
+    signer = TimestampSigner(key, key_derivation="none", digest_method=hashlib.sha256)
+    data = payload.encode("utf-8")
+    assert _Verifier(key).signature(data) == signer.get_signature(data)

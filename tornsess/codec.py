@@ -134,6 +134,12 @@ def loads(text: str) -> Any:
 
     Raises :class:`ValueError` for text that is not valid stored data.
     """
+    # Fast paths for the commonest values: a plain string (no escapes) and
+    # a non-negative int.
+    if text[:1] == '"' and text[-1:] == '"' and "\\" not in text and text.count('"') == 2:
+        return text[1:-1]
+    if text.isascii() and text.isdigit():
+        return int(text)
     try:
         return _from_json(json.loads(text))
     except (ValueError, TypeError, AttributeError, KeyError) as exc:

@@ -678,7 +678,9 @@ def _real_finish(handler: RequestHandler, state: _RequestState) -> Any:
 def _flush(
     handler: RequestHandler, state: _RequestState, include_footers: bool
 ) -> asyncio.Future[None]:
-    if state.done or (state.chain is None and (handler._headers_written or not _pending(state))):
+    if state.done:  # inside finish(), which added Vary already
+        return state.flush(include_footers)
+    if state.chain is None and (handler._headers_written or not _pending(state)):
         if state.sessions and not handler._headers_written:
             _add_vary(handler)
         return state.flush(include_footers)

@@ -614,9 +614,8 @@ class Session:
         if self._status is _Status.DESTROYED:
             return False
         if self._status is _Status.NEW:
-            return (
-                bool(self._values or self._flashes or self._meta_dirty)
-                or self._manager.config.save_uninitialized
+            return bool(
+                self._values or self._flashes or self._meta_dirty or self._manager._save_new
             )
         return bool(
             self._ops or self._read_flashes or self._meta_dirty or self._cookie_dirty
