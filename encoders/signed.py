@@ -131,15 +131,10 @@ class SignedEncoder(KeyedEncoder):
             verifiers = self._verifiers[cookie_name]
         # The expected signature is canonical base64, so comparing the exact
         # text also rejects padded or re-encoded variants of a valid token.
-        index = next(
-            (
-                i
-                for i, verifier in enumerate(verifiers)
-                if hmac.compare_digest(verifier.signature(data), given)
-            ),
-            None,
-        )
-        if index is None:
+        for index, verifier in enumerate(verifiers):  # noqa: B007 - used after the loop
+            if hmac.compare_digest(verifier.signature(data), given):
+                break
+        else:
             raise DecodeError("bad signature")
         # The signature covers the exact text of id and timestamp, so neither
         # can have been altered without the key.

@@ -162,12 +162,6 @@ def registrable_domain(host: str) -> str | None:
     return domain
 
 
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
 def request_cookie_values(request: HTTPServerRequest, name: str) -> list[str]:
     """Every value the request sent for cookie *name*, in order, deduplicated.
 
@@ -182,7 +176,9 @@ def request_cookie_values(request: HTTPServerRequest, name: str) -> list[str]:
         for chunk in header.split(";"):
             key, sep, value = chunk.partition("=")
             if sep and key.strip() == name:
-                value = _unquote(value.strip())
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
                 if value not in values:
                     values.append(value)
                     if len(values) >= _MAX_CANDIDATES:

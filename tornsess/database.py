@@ -372,18 +372,10 @@ class MemoryDatabase:
         return entry
 
     async def load(self, session_id: str) -> Record | None:
-        entry = self._live(store_key(session_id))
-        if entry is None:
-            return None
-        return Record(
-            entry.values,
-            entry.immutable,
-            entry.flashes,
-            entry.created,
-            entry.accessed,
-            entry.deadline,
-            entry.expires_at,
-        )
+        # The entry itself: the manager reads it at once, and commits replace
+        # its mappings instead of changing them, so the request keeps a
+        # consistent snapshot.
+        return self._live(store_key(session_id))
 
     async def create(self, session_id: str, record: Record) -> bool:
         key = store_key(session_id)

@@ -8,6 +8,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from types import MethodType
 from typing import Any, NoReturn, TypeVar
 
 from tornado.iostream import StreamClosedError
@@ -51,7 +52,7 @@ _SLOW_CALLBACK = 5.0
 class _RequestState:
     """What tornsess keeps on one handler for the length of a request."""
 
-    __slots__ = ("sessions", "chain", "finishing", "done", "failed", "handler")
+    __slots__ = ("sessions", "chain", "finishing", "done", "failed", "finish", "flush")
 
     def __init__(self, handler: RequestHandler) -> None:
         self.sessions: dict[Sessions, Session] = {}
@@ -59,17 +60,10 @@ class _RequestState:
         self.finishing = False
         self.done = False
         self.failed = False
-        self.handler = handler
-
-    def finish(self, chunk: Any = None) -> asyncio.Future[None]:
-        """The handler's own (class) ``finish``, past the tornsess hook."""
-        handler = self.handler
-        return type(handler).finish(handler, chunk)
-
-    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
-        """The handler's own (class) ``flush``, past the tornsess hook."""
-        handler = self.handler
-        return type(handler).flush(handler, include_footers)
+        # The handler's own (class) finish() and flush(), past the hooks.
+        cls = type(handler)
+        self.finish: Callable[..., asyncio.Future[None]] = MethodType(cls.finish, handler)
+        self.flush: Callable[..., asyncio.Future[None]] = MethodType(cls.flush, handler)
 
 
 class Sessions:
@@ -238,7 +232,7 @@ class Sessions:
                     sid, stale = self._encoding.decode(name, value), False
             except DecodeError:
                 continue
-            if not is_valid_id(sid) or any(sid == f[0] for f in found):
+            if not is_valid_id(sid) or (found and any(sid == f[0] for f in found)):
                 continue
             record = await self._db.load(sid)
             if record is None:
@@ -515,15 +509,8 @@ class Sessions:
     def _install(self, handler: RequestHandler) -> _RequestState:
         state = _RequestState(handler)
         handler._tornsess = state  # type: ignore[attr-defined]
-
-        def finish(chunk: Any = None) -> asyncio.Future[None]:
-            return _finish(handler, state, chunk)
-
-        def flush(include_footers: bool = False) -> asyncio.Future[None]:
-            return _flush(handler, state, include_footers)
-
-        handler.finish = finish  # type: ignore[method-assign]
-        handler.flush = flush  # type: ignore[method-assign]
+        handler.finish = functools.partial(_finish, handler, state)  # type: ignore[method-assign]
+        handler.flush = functools.partial(_flush, handler, state)  # type: ignore[method-assign]
         return state
 
     async def _guard(self, session: Session, operation: Awaitable[None]) -> None:
@@ -645,7 +632,9 @@ def _pending(state: _RequestState) -> bool:
     return False
 
 
-def _finish(handler: RequestHandler, state: _RequestState, chunk: Any) -> asyncio.Future[None]:
+def _finish(
+    handler: RequestHandler, state: _RequestState, chunk: Any = None
+) -> asyncio.Future[None]:
     if state.done:
         return state.finish(chunk)
     if state.finishing:
@@ -676,7 +665,7 @@ def _real_finish(handler: RequestHandler, state: _RequestState) -> Any:
 
 
 def _flush(
-    handler: RequestHandler, state: _RequestState, include_footers: bool
+    handler: RequestHandler, state: _RequestState, include_footers: bool = False
 ) -> asyncio.Future[None]:
     if state.done:  # inside finish(), which added Vary already
         return state.flush(include_footers)

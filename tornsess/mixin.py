@@ -72,9 +72,12 @@ class SessionMixin(_Base):
     first. Changes are stored before the response is sent.
     """
 
+    _tornsess_manager: Sessions
+
     async def prepare(self) -> None:
         """Start the session (reads the cookie, loads the store)."""
-        await self.sessions.start(self)
+        manager = self._tornsess_manager = sessions_for(self.application)
+        await manager.start(self)
         parent: Any = super()
         prepare = getattr(parent, "prepare", None)
         if prepare is not None:
@@ -85,7 +88,10 @@ class SessionMixin(_Base):
     @property
     def sessions(self) -> Sessions:
         """The Application's session manager."""
-        return sessions_for(self.application)
+        try:
+            return self._tornsess_manager
+        except AttributeError:
+            return sessions_for(self.application)
 
     @property
     def session(self) -> Session:

@@ -617,9 +617,9 @@ class Session:
             return bool(
                 self._values or self._flashes or self._meta_dirty or self._manager._save_new
             )
-        return bool(
-            self._ops or self._read_flashes or self._meta_dirty or self._cookie_dirty
-        ) or self._manager._touch_due(self)
+        if self._ops or self._read_flashes or self._meta_dirty or self._cookie_dirty:
+            return True
+        return self._manager._idle is not None and self._manager._touch_due(self)
 
     def _take_ops(self) -> list[Op]:
         ops = self._ops
