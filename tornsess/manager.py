@@ -709,12 +709,19 @@ def _defer(
             )
             _replace_response(handler, state, 500)
             return
-        result = action(handler, state)
-        if inspect.isawaitable(result):
-            try:
+        try:
+            result = action(handler, state)
+            if inspect.isawaitable(result):
                 await result
-            except StreamClosedError:
-                pass
+        except StreamClosedError:
+            pass  # the client went away; nothing left to send
+        except Exception:
+            # Nobody awaits this task: log here rather than lose the error.
+            log.exception(
+                "tornsess: finishing %s %s failed",
+                handler.request.method,
+                handler.request.path,
+            )
 
     future = asyncio.ensure_future(run())
     state.chain = future
