@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -114,3 +115,21 @@ async def test_custom_store(serve: Callable[..., Browser]) -> None:
     cookie = f"tornsessid={browser.jar['tornsessid']}"
     await asyncio.gather(*(browser.get("/incr?key=n", cookie=cookie) for _ in range(20)))
     assert (await browser.get("/get")).json()["values"] == {"a": "b", "n": 20}
+
+
+@pytest.mark.gen_test
+async def test_stores(serve: Callable[..., Browser], tmp_path: Any, redis_url: str) -> None:
+    import asyncio
+
+    from docs.examples import stores
+    from tornsess import sessions_for
+
+    for where in (str(tmp_path / "cart.db"), redis_url):
+        app = stores.make_app(where)
+        browser = serve(app)
+        first = await browser.post("/cart", "")
+        assert first.json() == {"items": 1}
+        cookie = f"tornsessid={browser.jar['tornsessid']}"
+        await asyncio.gather(*(browser.post("/cart", "", cookie=cookie) for _ in range(9)))
+        assert (await browser.post("/cart", "")).json() == {"items": 11}
+        await sessions_for(app).database.close()
