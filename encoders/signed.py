@@ -63,9 +63,9 @@ class SignedEncoder(KeyedEncoder):
 
     Only canonical tokens are accepted: a valid token with ``=`` padding,
     non-ASCII characters or any other re-encoding is rejected, although
-    itsdangerous itself accepts such variants. Timestamps more than a minute
-    in the future are rejected. The id is readable by the client (signing
-    gives integrity, not confidentiality).
+    itsdangerous itself accepts such variants. With ``max_age``, timestamps
+    more than a minute in the future are rejected too. The id is readable by
+    the client (signing gives integrity, not confidentiality).
 
     :raises tornsess.ConfigError: a key is shorter than 32 bytes, or
         ``max_age`` is not positive.
@@ -137,14 +137,16 @@ class SignedEncoder(KeyedEncoder):
         else:
             raise DecodeError("bad signature")
         # The signature covers the exact text of id and timestamp, so neither
-        # can have been altered without the key.
+        # can have been altered without the key; the timestamp only matters
+        # for max_age.
         session_id, stamp = payload.rsplit(".", 1)
-        timestamp = bytes_to_int(base64_decode(stamp))
-        now = time.time()
-        if timestamp > now + FUTURE_SKEW:
-            raise DecodeError("signature from the future")
-        if self._max_age is not None and now - timestamp > self._max_age:
-            raise DecodeError("signature expired")
+        if self._max_age is not None:
+            timestamp = bytes_to_int(base64_decode(stamp))
+            now = time.time()
+            if timestamp > now + FUTURE_SKEW:
+                raise DecodeError("signature from the future")
+            if now - timestamp > self._max_age:
+                raise DecodeError("signature expired")
         return session_id, index != 0
 
     def __repr__(self) -> str:
