@@ -207,12 +207,17 @@ class RedisDatabase:
         """The Redis key of a session."""
         return f"{self.prefix}{{{store_key(session_id)}}}"
 
-    async def _run(self, call: Awaitable[T]) -> T:
+    async def _run(self, call: Awaitable[T], *, keep: type[Exception] | None = None) -> T:
+        """Await one Redis call within the timeout; failures become
+        StoreUnavailable, except those of type *keep*, which the caller
+        interprets."""
         try:
             return await asyncio.wait_for(call, self.timeout)
         except asyncio.TimeoutError:
             raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
         except (RedisError, OSError) as exc:
+            if keep is not None and isinstance(exc, keep):
+                raise
             raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
 
     @staticmethod
@@ -321,7 +326,7 @@ class RedisDatabase:
         old, new = self.key(old_id), self.key(new_id)
         if not self._cross_slot:
             try:
-                return bool(await asyncio.wait_for(self.client.renamenx(old, new), self.timeout))
+                return bool(await self._run(self.client.renamenx(old, new), keep=ResponseError))
             except ResponseError as exc:
                 message = str(exc).lower()
                 if "no such key" in message:
@@ -329,10 +334,6 @@ class RedisDatabase:
                 if "crossslot" not in message:
                     raise StoreUnavailable(f"redis: {exc}") from None
                 self._cross_slot = True
-            except asyncio.TimeoutError:
-                raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
-            except (RedisError, OSError) as exc:
-                raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
         return await self._copy_rename(old, new)
 
     async def _copy_rename(self, old: str, new: str) -> bool:
