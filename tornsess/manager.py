@@ -380,7 +380,7 @@ class Sessions:
 
     async def shift_expiration(self, handler: RequestHandler, *options: CookieOption) -> None:
         """:meth:`update_expiration` with the configured ``expires``."""
-        await self.update_expiration(handler, self._config.expires_seconds, *options)
+        await self.update_expiration(handler, self._lifetime, *options)
 
     # -- commit -------------------------------------------------------------
 
@@ -610,10 +610,11 @@ def _add_vary(handler: RequestHandler) -> None:
         headers["Vary"] = f"{vary}, Cookie"
 
 
-async def _commit_all(handler: RequestHandler, state: _RequestState, seal: bool) -> None:
+async def _commit_all(handler: RequestHandler, state: _RequestState) -> None:
+    """Store every session of the request before its headers go out; after
+    that, changes are refused (the cookie could no longer follow)."""
     for manager, session in list(state.sessions.items()):
-        if seal:
-            session._sealed = True
+        session._sealed = True
         try:
             await manager._commit(session)
         except SessionInterrupted:
@@ -655,7 +656,7 @@ def _finish(
     state.finishing = True
     # Look finished to Tornado (no writes, no auto-finish) while we store.
     handler._finished = True
-    return _defer(handler, state, seal=True, action=_real_finish)
+    return _defer(handler, state, _real_finish)
 
 
 def _real_finish(handler: RequestHandler, state: _RequestState) -> Any:
@@ -669,24 +670,20 @@ def _flush(
 ) -> asyncio.Future[None]:
     if state.done:  # inside finish(), which added Vary already
         return state.flush(include_footers)
+
+    def action(handler: RequestHandler, state: _RequestState) -> asyncio.Future[None]:
+        if state.sessions and not handler._headers_written:
+            _add_vary(handler)
+        return state.flush(include_footers)
+
     if state.chain is None and (handler._headers_written or not _pending(state)):
-        if state.sessions and not handler._headers_written:
-            _add_vary(handler)
-        return state.flush(include_footers)
-
-    def action(handler: RequestHandler, state: _RequestState) -> Any:
-        if state.sessions and not handler._headers_written:
-            _add_vary(handler)
-        return state.flush(include_footers)
-
-    return _defer(handler, state, seal=True, action=action)
+        return action(handler, state)
+    return _defer(handler, state, action)
 
 
 def _defer(
     handler: RequestHandler,
     state: _RequestState,
-    *,
-    seal: bool,
     action: Callable[[RequestHandler, _RequestState], Any],
 ) -> asyncio.Future[None]:
     previous = state.chain
@@ -697,7 +694,7 @@ def _defer(
         if state.done:
             return
         try:
-            await _commit_all(handler, state, seal)
+            await _commit_all(handler, state)
         except StoreUnavailable as exc:
             _respond_unavailable(handler, state, exc)
             return
