@@ -61,8 +61,7 @@ class SecretBoxEncoder(KeyedEncoder):
                 raise ConfigError(
                     "keys",
                     f"SecretBox keys are {nacl.secret.SecretBox.KEY_SIZE} bytes, got "
-                    f"{len(raw)} (generate one with `python -m tornsess keygen "
-                    "--encoder secretbox`)",
+                    f"{len(raw)} (generate one with `python -m tornsess keygen`)",
                 )
             boxes.append((_key_id(raw), nacl.secret.SecretBox(raw)))
         self._newest = boxes[-1]

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from tornado.web import Application
+from tornsess.encoders import PlainEncoder
 
 import tornsess
-from encoders import PlainEncoder
 from tests.apps import Get
 from tests.helpers import Browser
 from tornsess import Config, ConfigError, Sessions

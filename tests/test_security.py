@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tornsess.encoders import SignedEncoder
 
 import tornsess
-from encoders import SignedEncoder
 from tests.apps import make_app
 from tests.helpers import Browser
 from tornsess import MemoryDatabase, Sessions

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union
 
+from .encoders import SHORTHANDS, PlainEncoder
 from .encoding import Encoding, FunctionEncoding
 from .errors import ConfigError
 
@@ -74,7 +75,7 @@ class Config:
 
     encoding: Encoding | str | None = None
     """An :class:`~tornsess.Encoding` for the cookie value; the default is
-    :class:`encoders.PlainEncoder`. Exclusive with ``encode``/``decode``. In
+    :class:`tornsess.encoders.PlainEncoder`. Exclusive with ``encode``/``decode``. In
     the Application settings it may also be a shorthand, ``"plain"``,
     ``"signed"`` or ``"secretbox"``, whose keys are derived from the
     Application's ``cookie_secret``."""
@@ -186,17 +187,11 @@ class Config:
             if not callable(self.encode) or not callable(self.decode):
                 raise ConfigError("encode", "encode and decode must be callable")
             return FunctionEncoding(self.encode, self.decode)
-        from encoders.plain import PlainEncoder
-
         return PlainEncoder()
 
     @staticmethod
     def _shorthand(name: str) -> Encoding:
-        from .keys import SHORTHANDS
-
         if name == "plain":
-            from encoders.plain import PlainEncoder
-
             return PlainEncoder()
         if name in SHORTHANDS:
             raise ConfigError(

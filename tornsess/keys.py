@@ -1,5 +1,5 @@
-"""Keys: generation, text form, purpose-separated derivation, and the
-encoder shorthands of the Application settings."""
+"""Keys: generation, text form, and purpose-separated derivation from the
+Application's ``cookie_secret``."""
 
 from __future__ import annotations
 
@@ -11,21 +11,17 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from .encoding import Encoding
 from .errors import ConfigError
 
 __all__ = [
     "KEY_SIZE",
-    "SHORTHANDS",
     "decode_key",
     "derive_key",
-    "encoding_from_settings",
     "generate_key",
     "keys_from_cookie_secret",
 ]
 
 KEY_SIZE = 32
-SHORTHANDS = ("plain", "signed", "secretbox")
 
 
 def generate_key() -> str:
@@ -95,19 +91,3 @@ def keys_from_cookie_secret(settings: Mapping[str, Any], purpose: str) -> list[b
     if not isinstance(secret, (str, bytes)):
         raise ConfigError("cookie_secret", "must be str, bytes or a dict of them")
     return [derive_key(secret, purpose)]
-
-
-def encoding_from_settings(shorthand: str, settings: Mapping[str, Any]) -> Encoding:
-    """The encoder a shorthand (``"plain"``, ``"signed"``, ``"secretbox"``)
-    names, with keys derived from the Application's ``cookie_secret``."""
-    from encoders import PlainEncoder, SecretBoxEncoder, SignedEncoder
-
-    if shorthand == "plain":
-        return PlainEncoder()
-    if shorthand == "signed":
-        return SignedEncoder(keys_from_cookie_secret(settings, "tornsess signed cookie"))
-    if shorthand == "secretbox":
-        return SecretBoxEncoder(keys_from_cookie_secret(settings, "tornsess secretbox cookie"))
-    raise ConfigError(
-        "encoding", f"unknown encoder shorthand {shorthand!r}; use one of {SHORTHANDS}"
-    )

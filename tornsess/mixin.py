@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from tornado.web import Application, RequestHandler
 
 from .config import Config
+from .encoders import encoding_from_settings
 from .errors import ConfigError, SessionNotFound
-from .keys import encoding_from_settings
 from .manager import Sessions
 from .session import Session
 

@@ -6,8 +6,8 @@ import asyncio
 import os
 
 import tornado.web
+from tornsess.encoders import SecretBoxEncoder
 
-from encoders import SecretBoxEncoder
 from tornsess import SessionMixin, Sessions
 
 
