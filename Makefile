@@ -1,38 +1,39 @@
-# Each target makes its own virtualenv in .venv (override with VENV=...).
+# Each target makes its own virtualenv in .venv (override with VENV=...,
+# and the Python that builds it with PYTHON=...). tools/venv.py locks the
+# virtualenv, so targets started together wait for each other's install.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+READY = $(PYTHON) tools/venv.py $(VENV)
 
-.PHONY: demo test lint typecheck docs pytest bench clean
+.PHONY: demo test lint typecheck docs pytest bench clean test-env demo-env
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+demo-env:
+	@$(READY) demo
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+test-env:
+	@$(READY) test
 
-demo: $(VENV)/.installed
+demo: demo-env
 	$(BIN)/python demo.py $(ARGS)
 
-lint: $(VENV)/.installed
+lint: test-env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.installed
+typecheck: test-env
 	$(BIN)/mypy
 
-docs: $(VENV)/.installed
+docs: test-env
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
-pytest: $(VENV)/.installed
+pytest: test-env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck docs pytest
 
-bench: $(VENV)/.installed
+bench: test-env
 	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) docs/_build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV).lock .venv-* docs/_build .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info

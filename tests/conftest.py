@@ -14,7 +14,7 @@ from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
-from tests.helpers import Browser
+from tests.helpers import Browser, require_redis_server
 from tornsess import Database, MemoryDatabase, Sessions
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
@@ -61,7 +61,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def redis_url(request: pytest.FixtureRequest) -> str:
     """The URL of the test Redis: pytest-redis starts a real redis-server on a
-    free loopback port for the test session."""
+    free loopback port for the test session. Without a ``redis-server``
+    binary the test is skipped with how to install it (failed under CI)."""
+    require_redis_server()
     proc = request.getfixturevalue("redis_proc")
     return f"redis://{proc.host}:{proc.port}/0"
 

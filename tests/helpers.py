@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from typing import Any
 
+import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+
+REDIS_HINT = (
+    "install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) "
+    "to run the Redis tests"
+)
+
+
+def require_binary(name: str, hint: str) -> str:
+    """The path of the program *name*; without it, skip the test with *hint*,
+    or fail it under ``CI=true``, where nothing may be skipped."""
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    message = f"{name} not found on the PATH: {hint}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def require_redis_server() -> str:
+    """The path of ``redis-server``, or skip (fail under CI) with how to install it."""
+    return require_binary("redis-server", REDIS_HINT)
 
 
 class Response:

@@ -92,9 +92,8 @@ def test_stores_apply_operations_like_the_reference(
     elif kind == "sqlite":
         db = SQLiteDatabase(str(tmp_path / "props.db"))
     else:
-        proc = request.getfixturevalue("redis_proc")
         db = RedisDatabase(
-            f"redis://{proc.host}:{proc.port}/0", prefix=f"props{uuid.uuid4().hex[:8]}:"
+            request.getfixturevalue("redis_url"), prefix=f"props{uuid.uuid4().hex[:8]}:"
         )
 
     @settings(

@@ -1,0 +1,66 @@
+"""Make the project's virtualenv ready for one purpose, safely in parallel.
+
+``python3 tools/venv.py VENV demo`` installs the package (editable);
+``python3 tools/venv.py VENV test`` installs it with the test extras.
+
+Several make targets may run this at once (``make demo & make test``): an
+exclusive lock on ``VENV.lock`` makes the second wait while the first
+creates the virtualenv or installs into it, instead of both building the same
+folder. A stamp file per purpose, newer than ``pyproject.toml`` and
+``setup.py``, says that purpose's install is done.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INPUTS = (ROOT / "pyproject.toml", ROOT / "setup.py")
+# What each purpose installs, and which stamps already cover it.
+PURPOSES = {
+    "demo": (".", ("demo", "test")),
+    "test": (".[test]", ("test",)),
+}
+
+
+def fresh(stamp: Path) -> bool:
+    """Whether *stamp* exists and is newer than every install input."""
+    if not stamp.exists():
+        return False
+    made = stamp.stat().st_mtime
+    return all(made >= path.stat().st_mtime for path in INPUTS)
+
+
+def run(*command: str) -> None:
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1] not in PURPOSES:
+        print(f"usage: {sys.argv[0]} VENV {{{','.join(PURPOSES)}}}", file=sys.stderr)
+        return 2
+    venv = Path(argv[0])
+    if not venv.is_absolute():
+        venv = ROOT / venv
+    requirement, covering = PURPOSES[argv[1]]
+    python = venv / "bin" / "python"
+    with open(f"{venv}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if any(fresh(venv / f".installed-{purpose}") for purpose in covering):
+            return 0
+        if not python.exists():
+            run(sys.executable, "-m", "venv", "--clear", str(venv))
+            run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        run(str(python), "-m", "pip", "install", "--quiet", "-e", requirement)
+        (venv / f".installed-{argv[1]}").touch()
+    return 0
+
+
+if __name__ == "__main__":
+    os.umask(0o022)
+    sys.exit(main(sys.argv[1:]))
