@@ -11,12 +11,14 @@ import os
 import sys
 from typing import Any
 
+import tornado.escape
 import tornado.web
 from tornado.options import define, options, parse_command_line
+from tornsess.encoders import encoding_from_settings
 
 import tornsess
 from tornsess import SessionMixin
-from tornsess.keys import encoding_from_settings, generate_key
+from tornsess.keys import generate_key
 
 COOKIE = "mycookiesessionnameid"
 
@@ -31,27 +33,89 @@ define(
 define("store", default="memory", help="session store: memory, sqlite:PATH or redis://HOST:PORT/DB")
 
 
-class SecretHandler(SessionMixin, tornado.web.RequestHandler):
-    def get(self) -> None:
-        if not self.session.get_boolean_default("authenticated", False):
-            self.set_status(403)
-            self.finish("Forbidden")
+PAGES = (("/secret", "Secret"), ("/login", "Log in"), ("/logout", "Log out"))
+
+PAGE = """\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>{title} - tornsess demo</title>
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 36rem;
+       margin: 3rem auto; padding: 0 1rem; }}
+nav a {{ margin-right: 1rem; }}
+.state {{ color: #555; }}
+</style>
+</head>
+<body>
+<nav>{nav}</nav>
+<h1>{title}</h1>
+<p id="message">{message}</p>
+<p class="state" id="state">{state}</p>
+</body>
+</html>
+"""
+
+
+class DemoHandler(SessionMixin, tornado.web.RequestHandler):
+    """Answers curl in plain text and a browser with a small HTML page."""
+
+    def logged_in(self) -> bool:
+        session = self.sessions.get(self)
+        return session is not None and session.get_boolean_default("authenticated", False)
+
+    def wants_html(self) -> bool:
+        return "text/html" in self.request.headers.get("Accept", "")
+
+    def reply(self, title: str, message: str, status: int = 200) -> None:
+        self.set_status(status)
+        if not self.wants_html():
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(message + "\n")
             return
-        self.finish("The cake is a lie!")
+        escape = tornado.escape.xhtml_escape
+        nav = "".join(f'<a href="{href}">{escape(label)}</a>' for href, label in PAGES)
+        state = "You are logged in." if self.logged_in() else "You are not logged in."
+        self.finish(PAGE.format(title=escape(title), nav=nav, message=escape(message), state=state))
 
 
-class LoginHandler(SessionMixin, tornado.web.RequestHandler):
+class HomeHandler(DemoHandler):
+    def get(self) -> None:
+        self.reply("The secret cake", "Log in to see the secret: /login, /secret, /logout.")
+
+
+class SecretHandler(DemoHandler):
+    def get(self) -> None:
+        if not self.logged_in():
+            self.reply("Forbidden", "Forbidden", 403)
+            return
+        self.reply("Secret", "The cake is a lie!")
+
+
+class LoginHandler(DemoHandler):
     async def get(self) -> None:
         # Authentication goes here. A new id at login defeats session fixation.
         await self.session.regenerate()
         self.session.set("authenticated", True)
-        self.finish("You are logged in.")
+        self.reply("Logged in", "You are logged in.")
 
 
-class LogoutHandler(SessionMixin, tornado.web.RequestHandler):
+class LogoutHandler(DemoHandler):
     async def get(self) -> None:
         await self.sessions.destroy(self)
-        self.finish("You are logged out.")
+        self.reply("Logged out", "You are logged out.")
+
+
+class FaviconHandler(tornado.web.RequestHandler):
+    """No icon: 204 rather than a 404 logged as a warning on every visit."""
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "public, max-age=86400")
+        self.set_status(204)
+        self.finish()
 
 
 def make_sessions(
@@ -114,9 +178,11 @@ def make_app(sessions: tornsess.Sessions | None = None, **settings: Any) -> torn
     """The demo Application."""
     return tornado.web.Application(
         [
+            (r"/", HomeHandler),
             (r"/secret", SecretHandler),
             (r"/login", LoginHandler),
             (r"/logout", LogoutHandler),
+            (r"/favicon.ico", FaviconHandler),
         ],
         sessions=sessions or make_sessions(),
         **settings,
@@ -127,7 +193,7 @@ def walkthrough(base: str) -> str:
     """The curl commands that show the demo at work."""
     return f"""\
 tornsess demo: the secret cake, at {base}
-Try, keeping cookies in a jar:
+Open it in a browser, or try with curl, keeping cookies in a jar:
   curl -c jar -b jar {base}/secret    # Forbidden
   curl -c jar -b jar {base}/login     # You are logged in.
   curl -c jar -b jar {base}/secret    # The cake is a lie!

@@ -17,26 +17,54 @@ from tests.helpers import Browser
 
 async def walk(browser: Browser) -> None:
     forbidden = await browser.get("/secret")
-    assert (forbidden.code, forbidden.text) == (403, "Forbidden")
+    assert (forbidden.code, forbidden.text) == (403, "Forbidden\n")
+    assert forbidden.headers["Content-Type"].startswith("text/plain")
     login = await browser.get("/login")
-    assert login.code == 200
+    assert (login.code, login.text) == (200, "You are logged in.\n")
     assert demo.COOKIE in login.set_cookies
     first_id = browser.jar[demo.COOKIE]
     cake = await browser.get("/secret")
-    assert (cake.code, cake.text) == (200, "The cake is a lie!")
+    assert (cake.code, cake.text) == (200, "The cake is a lie!\n")
     login_again = await browser.get("/login")
     assert browser.jar[demo.COOKIE] != first_id  # regenerated at login
     assert login_again.code == 200
     logout = await browser.get("/logout")
-    assert logout.code == 200
+    assert (logout.code, logout.text) == (200, "You are logged out.\n")
     assert demo.COOKIE not in browser.jar
     after = await browser.get("/secret")
-    assert (after.code, after.text) == (403, "Forbidden")
+    assert (after.code, after.text) == (403, "Forbidden\n")
     replay = await browser.get("/secret", cookie=f"{demo.COOKIE}={first_id}")
     assert replay.code == 403
 
 
 ENCODERS = ["plain", "signed", "secretbox"]
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@pytest.mark.gen_test
+async def test_browsers_get_pages_with_title_state_and_links(
+    serve: Callable[..., Browser],
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    forbidden = await browser.get("/secret", headers=HTML)
+    assert forbidden.code == 403
+    assert forbidden.headers["Content-Type"].startswith("text/html")
+    assert "<title>Forbidden - tornsess demo</title>" in forbidden.text
+    assert "You are not logged in." in forbidden.text
+    for link in ('href="/login"', 'href="/secret"', 'href="/logout"'):
+        assert link in forbidden.text
+    await browser.get("/login", headers=HTML)
+    cake = await browser.get("/secret", headers=HTML)
+    assert cake.code == 200
+    assert "The cake is a lie!" in cake.text
+    assert "You are logged in." in cake.text
+    home = await browser.get("/", headers=HTML)
+    assert home.code == 200 and "<title>" in home.text
+    icon = await browser.get("/favicon.ico")
+    assert (icon.code, icon.text) == (204, "")
+    logout = await browser.get("/logout", headers=HTML)
+    assert "You are not logged in." in logout.text
 
 
 @pytest.mark.gen_test
