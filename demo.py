@@ -14,10 +14,10 @@ from typing import Any
 import tornado.escape
 import tornado.web
 from tornado.options import define, options, parse_command_line
-from tornsess.encoders import encoding_from_settings
 
 import tornsess
 from tornsess import SessionMixin
+from tornsess.encoders import encoding_from_settings
 from tornsess.keys import generate_key
 
 COOKIE = "mycookiesessionnameid"
@@ -210,6 +210,7 @@ async def main() -> None:
     except tornsess.ConfigError as exc:
         raise SystemExit(f"demo.py: {exc}") from None
     app = make_app(sessions)
+    tornsess.sessions_for(app)  # a bad sessions setting fails here, not on a request
     app.listen(options.port, options.address)
     print(walkthrough(f"http://{options.address}:{options.port}"), flush=True)
     await asyncio.Event().wait()

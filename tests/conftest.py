@@ -14,7 +14,7 @@ from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
-from tests.helpers import Browser, require_redis_server
+from tests.helpers import Browser, OwnRedis, require_redis_server
 from tornsess import Database, MemoryDatabase, Sessions
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
@@ -66,6 +66,14 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     require_redis_server()
     proc = request.getfixturevalue("redis_proc")
     return f"redis://{proc.host}:{proc.port}/0"
+
+
+@pytest.fixture
+def own_redis(tmp_path: Any) -> Iterator[OwnRedis]:
+    """A redis-server of this test alone, which it may pause, kill and restart."""
+    server = OwnRedis(tmp_path)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

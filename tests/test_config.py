@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from tornado.web import Application
-from tornsess.encoders import PlainEncoder
 
 import tornsess
 from tests.apps import Get
 from tests.helpers import Browser
 from tornsess import Config, ConfigError, Sessions
+from tornsess.encoders import PlainEncoder
 
 
 @pytest.mark.parametrize(

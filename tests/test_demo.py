@@ -88,7 +88,7 @@ async def test_walkthrough_against_the_demo_process(encoder: str, how: str) -> N
     env = dict(os.environ)
     env.pop("TORNSESS_SECRET", None)
     if how == "flag":
-        args.append("--secret=demo secret given as a flag")
+        args.append("--secret=a demo secret given as a flag, long enough")
     elif how == "env":
         env["TORNSESS_SECRET"] = "demo secret given in the environment"
     proc = await asyncio.create_subprocess_exec(
@@ -127,3 +127,17 @@ def test_unknown_encoder_or_store_is_refused() -> None:
     )
     assert result.returncode != 0
     assert "encoder" in result.stderr
+
+
+def test_short_secret_is_refused_with_keygen_hint() -> None:
+    result = subprocess.run(
+        [sys.executable, "demo.py", "--encoder=signed", "--secret=too short"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "cookie_secret" in result.stderr
+    assert "python -m tornsess keygen" in result.stderr
+    assert "Traceback" not in result.stderr

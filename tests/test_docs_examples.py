@@ -104,7 +104,7 @@ async def test_custom_store(serve: Callable[..., Browser]) -> None:
 
     db = DictDatabase()
     assert isinstance(db, Database)
-    sessions = demo.make_sessions("signed", "memory", "custom store secret")
+    sessions = demo.make_sessions("signed", "memory", "a custom store secret, long enough")
     sessions.use_database(db)
     await walk(serve(demo.make_app(sessions)))
 

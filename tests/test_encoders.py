@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous.encoding import base64_encode
 from tornado.web import Application
-from tornsess.encoders import PlainEncoder, SecretBoxEncoder, SignedEncoder
 
 import tornsess
 from tests.apps import Get, Set, make_app
 from tests.helpers import Browser
 from tornsess import ConfigError, DecodeError, Encoding, Sessions
+from tornsess.encoders import PlainEncoder, SecretBoxEncoder, SignedEncoder
 from tornsess.keys import decode_key, generate_key
 
 NAME = "sid"
@@ -380,6 +380,7 @@ def test_config_encode_decode_callables_work_like_an_encoding() -> None:
 @given(st.binary(min_size=1, max_size=100), st.text(max_size=200))
 def test_fast_verifier_matches_itsdangerous(key: bytes, payload: str) -> None:
     from itsdangerous import TimestampSigner
+
     from tornsess.encoders.signed import _Verifier
 
     signer = TimestampSigner(key, key_derivation="none", digest_method=hashlib.sha256)

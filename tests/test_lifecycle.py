@@ -314,7 +314,7 @@ async def test_store_failure_gives_503_and_no_cookie(
     assert fresh.set_cookies == {}
     assert (await browser.get("/nosession")).code == 200
     errors = [r for r in caplog.records if r.name == "tornsess"]
-    assert len(errors) == 2
+    assert len(errors) == 1  # the first failure; the second falls in the quiet interval
     assert all("unavailable" in r.getMessage() and r.exc_info is None for r in errors)
     db.down = False
     assert (await browser.get("/get")).json()["values"] == {"a": "b"}
@@ -339,8 +339,12 @@ async def test_logout_during_a_slow_request_is_not_undone(
     assert (await browser.fork().get("/destroy")).code == 200
     gate.set()
     response = await slow_request
-    assert response.code == 200
+    # Its changes are dropped, it says so (409, as a lost regenerate race),
+    # and it sends no cookie that would undo the logout.
+    assert response.code == 409
+    assert "slow done" not in response.text
     assert response.set_cookies == {}
+    assert response.headers["Cache-Control"] == "no-store"
     assert not await manager.database.exists(sid)
 
 

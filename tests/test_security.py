@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tornsess.encoders import SignedEncoder
 
 import tornsess
 from tests.apps import make_app
 from tests.helpers import Browser
 from tornsess import MemoryDatabase, Sessions
+from tornsess.encoders import SignedEncoder
 from tornsess.ids import new_id
 from tornsess.keys import generate_key
 

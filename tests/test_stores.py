@@ -22,7 +22,7 @@ from tornado.testing import bind_unused_port
 
 import tornsess
 from tests.apps import make_app
-from tests.helpers import Browser, require_redis_server
+from tests.helpers import Browser, OwnRedis
 from tornsess import Record, SessionInterrupted, Sessions
 from tornsess.ids import new_id, store_key
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
@@ -222,69 +222,6 @@ async def test_corrupt_or_pickled_values_are_never_executed(
     await db.close()
 
 
-class OwnRedis:
-    """A redis-server of this test alone, on a free loopback port, that the
-    test may pause, kill and restart."""
-
-    def __init__(self, workdir: Path) -> None:
-        sock, self.port = bind_unused_port()
-        sock.close()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                require_redis_server(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        for _ in range(500):
-            try:
-                with __import__("socket").create_connection(("127.0.0.1", self.port), 0.1):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path)
-    yield server
-    server.stop()
-
-
 @pytest.mark.gen_test(timeout=60)
 async def test_paused_redis_fails_fast_and_recovers(
     serve: Callable[..., Browser], own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
@@ -425,7 +362,7 @@ async def test_sqlite_sessions_survive_a_restart_of_the_app_process(tmp_path: Pa
             "demo.py",
             f"--port={port}",
             "--encoder=signed",
-            "--secret=restart test secret",
+            "--secret=a restart test secret, long enough to derive keys",
             store,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

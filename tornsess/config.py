@@ -28,7 +28,9 @@ BROWSER_MAX_AGE = 400 * 24 * 3600
 
 # RFC 6265 cookie-name: an RFC 7230 token.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_PATH_RE = re.compile(r"/[^\x00-\x20\x3b\x7f]*")
+# A cookie Path: visible ASCII but ";" and "," (RFC 6265 allows ",", but
+# intermediaries that fold Set-Cookie headers split on it).
+_PATH_RE = re.compile(r"/[\x21-\x2b\x2d-\x3a\x3c-\x7e]*")
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
 
@@ -124,7 +126,8 @@ class Config:
         if not isinstance(self.path, str) or not _PATH_RE.fullmatch(self.path):
             raise ConfigError(
                 "path",
-                f"must start with '/' and hold no ';', space or control character: {self.path!r}",
+                f"must start with '/' and hold only visible ASCII other than ';' and ','"
+                f": {self.path!r}",
             )
         same_site = self.same_site
         if same_site is not None:

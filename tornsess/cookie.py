@@ -7,10 +7,12 @@ import dataclasses
 import functools
 import ipaddress
 import math
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .config import Duration, _seconds
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from tornado.httputil import HTTPServerRequest
@@ -56,7 +58,19 @@ CookieOption = Callable[[CookieAttributes], None]
 
 
 def cookie_path(path: str) -> CookieOption:
-    """Option: set the cookie's Path (deletions use it too)."""
+    """Option: set the cookie's Path (deletions use it too).
+
+    :raises tornsess.ConfigError: *path* does not start with ``/``, or holds
+        a character that cannot stand in the attribute (``;``, ``,``,
+        whitespace, a control or non-ASCII character).
+    """
+    from .config import _PATH_RE
+
+    if not isinstance(path, str) or not _PATH_RE.fullmatch(path):
+        raise ConfigError(
+            "cookie_path",
+            f"must start with '/' and hold only visible ASCII other than ';' and ',': {path!r}",
+        )
 
     def option(attrs: CookieAttributes) -> None:
         attrs.path = path
@@ -65,8 +79,18 @@ def cookie_path(path: str) -> CookieOption:
 
 
 def cookie_domain(domain: str | None) -> CookieOption:
-    """Option: set the cookie's Domain (``None``: host-only)."""
-    normalized = domain.lstrip(".").lower() if domain else None
+    """Option: set the cookie's Domain (``None``: host-only).
+
+    A leading dot is dropped and the name lowercased.
+
+    :raises tornsess.ConfigError: *domain* is not a host name of ASCII
+        letters, digits, hyphens and dots (``;``, ``,``, whitespace and
+        control characters included; write internationalized names in
+        punycode), or it is an IP literal, a single label such as
+        ``localhost``, or a public suffix such as ``co.uk`` (browsers refuse
+        cookies for those; use ``None`` for a host-only cookie).
+    """
+    normalized = None if domain is None else _valid_domain(domain)
 
     def option(attrs: CookieAttributes) -> None:
         attrs.domain = normalized
@@ -74,13 +98,51 @@ def cookie_domain(domain: str | None) -> CookieOption:
     return option
 
 
+_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _valid_domain(domain: object) -> str:
+    """*domain* normalized, or ConfigError if it cannot be a cookie Domain."""
+    if not isinstance(domain, str):
+        raise ConfigError("cookie_domain", f"must be a str or None, not {type(domain).__name__}")
+    name = domain[1:] if domain.startswith(".") else domain
+    name = name.lower()
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(_LABEL_RE.fullmatch(label) for label in labels):
+        raise ConfigError(
+            "cookie_domain",
+            f"not a host name (ASCII letters, digits, '-' and '.' only): {domain!r}",
+        )
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        raise ConfigError("cookie_domain", f"an IP address cannot be a cookie Domain: {domain!r}")
+    if len(labels) < 2 or _psl().privatesuffix(name) is None:  # type: ignore[attr-defined]
+        raise ConfigError(
+            "cookie_domain",
+            f"{domain!r} is a public suffix or a single label; browsers refuse cookies "
+            "for it (use None for a host-only cookie)",
+        )
+    return name
+
+
 def cookie_same_site(same_site: str | None) -> CookieOption:
     """Option: set SameSite to ``"Lax"``, ``"Strict"``, ``"None"`` or omit it."""
     from .config import _SAME_SITE
 
-    value = None if same_site is None else _SAME_SITE.get(same_site.lower())
+    value = (
+        None
+        if same_site is None
+        else _SAME_SITE.get(same_site.lower())
+        if isinstance(same_site, str)
+        else None
+    )
     if same_site is not None and value is None:
-        raise ValueError(f"invalid SameSite value {same_site!r}")
+        raise ConfigError(
+            "cookie_same_site", f"must be 'Lax', 'Strict', 'None' or None, got {same_site!r}"
+        )
 
     def option(attrs: CookieAttributes) -> None:
         attrs.same_site = value

@@ -20,7 +20,7 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from . import codec
 from .errors import ImmutableEntry, SessionInterrupted
-from .ids import store_key
+from .ids import is_valid_id, store_key
 
 __all__ = [
     "Database",
@@ -279,9 +279,10 @@ def _log_sweep_failure(task: asyncio.Future[object]) -> None:
 
 class _Entry(Record):
     """A stored session: its record, plus the id (this store lives in the
-    process anyway) so that expirations can be reported."""
+    process anyway) so that expirations can be reported, and the expiry time
+    of its one live entry on the sweep heap."""
 
-    __slots__ = ("sid",)
+    __slots__ = ("sid", "scheduled")
 
     def __init__(self, sid: str, record: Record) -> None:
         super().__init__(
@@ -294,6 +295,7 @@ class _Entry(Record):
             record.expires_at,
         )
         self.sid = sid
+        self.scheduled: float | None = None
 
 
 class MemoryDatabase:
@@ -312,6 +314,17 @@ class MemoryDatabase:
     Loading shares the stored mappings with the request (no copy); a commit
     replaces them rather than changing them in place, so every request sees
     a consistent snapshot.
+
+    The sweep heap holds at most one live entry per session: a commit that
+    moves a session's expiry later (the idle timeout, on every write) adds
+    nothing; the sweep finds the old entry due, sees the later expiry and
+    re-files the session once. Entries of destroyed sessions are dropped when
+    they fall due, or all at once when they outnumber the live sessions, so
+    the store's memory follows the live sessions, not the traffic.
+
+    Ids are held to the rule every store follows
+    (:func:`tornsess.ids.is_valid_id`): any other id is not found, and is
+    never created.
     """
 
     def __init__(
@@ -339,10 +352,36 @@ class MemoryDatabase:
     def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
         self._listener = listener
 
-    def _schedule(self, key: str, expires_at: float | None) -> None:
-        if expires_at is not None:
-            heapq.heappush(self._heap, (expires_at, key))
-            self._sweeper.ensure()
+    def _schedule(self, key: str, entry: _Entry) -> None:
+        """File *entry* on the sweep heap, unless its entry there falls due
+        no later than its expiry (the sweep re-files it then)."""
+        expires_at = entry.expires_at
+        if expires_at is None:
+            return
+        scheduled = entry.scheduled
+        if scheduled is not None and scheduled <= expires_at:
+            return
+        entry.scheduled = expires_at
+        heap = self._heap
+        heapq.heappush(heap, (expires_at, key))
+        if len(heap) > 2 * len(self._data) + 64:
+            self._compact()
+        self._sweeper.ensure()
+
+    def _compact(self) -> None:
+        """Rebuild the heap from the live sessions' entries (drops entries
+        of destroyed sessions and superseded ones)."""
+        self._heap = [
+            (entry.scheduled, key)
+            for key, entry in self._data.items()
+            if entry.scheduled is not None
+        ]
+        heapq.heapify(self._heap)
+
+    @property
+    def heap_size(self) -> int:
+        """Entries on the sweep heap (at most about twice the live sessions)."""
+        return len(self._heap)
 
     def sweep(self) -> int:
         """Remove every expired session now; return how many were removed."""
@@ -350,11 +389,16 @@ class MemoryDatabase:
         heap = self._heap
         removed = 0
         while heap and heap[0][0] <= now:
-            _, key = heapq.heappop(heap)
+            due, key = heapq.heappop(heap)
             entry = self._data.get(key)
-            if entry is not None and entry.expires_at is not None and entry.expires_at <= now:
+            if entry is None or entry.scheduled != due:
+                continue  # destroyed, or filed again earlier
+            entry.scheduled = None
+            if entry.expires_at is not None and entry.expires_at <= now:
                 self._expire(key, entry)
                 removed += 1
+            else:
+                self._schedule(key, entry)  # its expiry moved later
         return removed
 
     def _expire(self, key: str, entry: _Entry) -> None:
@@ -375,9 +419,13 @@ class MemoryDatabase:
         # The entry itself: the manager reads it at once, and commits replace
         # its mappings instead of changing them, so the request keeps a
         # consistent snapshot.
+        if not is_valid_id(session_id):
+            return None
         return self._live(store_key(session_id))
 
     async def create(self, session_id: str, record: Record) -> bool:
+        if not is_valid_id(session_id):
+            return False
         key = store_key(session_id)
         if self._live(key) is not None:
             return False
@@ -392,8 +440,8 @@ class MemoryDatabase:
         )
         if self._max is not None and len(self._data) >= self._max:
             self._make_room()
-        self._data[key] = _Entry(session_id, stored)
-        self._schedule(key, record.expires_at)
+        entry = self._data[key] = _Entry(session_id, stored)
+        self._schedule(key, entry)
         return True
 
     def _make_room(self) -> None:
@@ -411,6 +459,8 @@ class MemoryDatabase:
         deadline: float | None,
         expires_at: float | None,
     ) -> None:
+        if not is_valid_id(session_id):
+            raise SessionInterrupted("not a session id")
         key = store_key(session_id)
         entry = self._live(key)
         if entry is None:
@@ -427,9 +477,11 @@ class MemoryDatabase:
         entry.deadline = deadline
         if expires_at != entry.expires_at:
             entry.expires_at = expires_at
-            self._schedule(key, expires_at)
+            self._schedule(key, entry)
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
+        if not is_valid_id(session_id):
+            return False
         key = store_key(session_id)
         entry = self._live(key)
         if entry is None:
@@ -437,10 +489,12 @@ class MemoryDatabase:
         entry.accessed = accessed
         if expires_at != entry.expires_at:
             entry.expires_at = expires_at
-            self._schedule(key, expires_at)
+            self._schedule(key, entry)
         return True
 
     async def rename(self, old_id: str, new_id: str) -> bool:
+        if not is_valid_id(old_id) or not is_valid_id(new_id):
+            raise SessionInterrupted("not a session id")
         old_key, new_key = store_key(old_id), store_key(new_id)
         entry = self._live(old_key)
         if entry is None:
@@ -449,14 +503,19 @@ class MemoryDatabase:
             return False
         del self._data[old_key]
         entry.sid = new_id
+        entry.scheduled = None  # the old key's heap entry is dropped when due
         self._data[new_key] = entry
-        self._schedule(new_key, entry.expires_at)
+        self._schedule(new_key, entry)
         return True
 
     async def exists(self, session_id: str) -> bool:
+        if not is_valid_id(session_id):
+            return False
         return self._live(store_key(session_id)) is not None
 
     async def destroy(self, session_id: str) -> bool:
+        if not is_valid_id(session_id):
+            return False
         key = store_key(session_id)
         if self._live(key) is None:
             return False

@@ -74,9 +74,26 @@ class ImmutableEntry(TornsessError):
         self.key = key
 
 
-class SessionInterrupted(TornsessError):
-    """The session was destroyed (by this or another request) before a change
-    to it could be stored; the change was not applied."""
+class SessionInterrupted(TornsessError, HTTPError):
+    """The session was destroyed (by another request, by expiry, or earlier
+    in this one) before a change to it could be stored; the change was not
+    applied.
+
+    It is a :class:`tornado.web.HTTPError` with status 409 (Conflict): a
+    double-submitted login, where two requests regenerate one session at
+    once, or a request whose session a concurrent logout destroyed. Raised
+    out of a handler, or found by the commit before the response, the client
+    gets a 409 without a Set-Cookie (so the winner's cookie stands), its
+    changes are dropped, and tornsess logs one line at INFO, no traceback.
+    """
+
+    def __init__(self, message: str = "the session was destroyed or expired") -> None:
+        HTTPError.__init__(self, 409, reason="Conflict")
+        self.args = (message,)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class SessionSealed(TornsessError, RuntimeError):

@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,10 @@ __all__ = [
 ]
 
 KEY_SIZE = 32
+MIN_SECRET_BYTES = 32
+"""The shortest ``cookie_secret`` the keyed encoder shorthands accept."""
+
+_KEY_TEXT_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def generate_key() -> str:
@@ -34,15 +39,29 @@ def generate_key() -> str:
 
 
 def decode_key(text: str) -> bytes:
-    """The bytes of a key in the text form of :func:`generate_key`.
+    """The bytes of a key in the text form of :func:`generate_key`: strict
+    base64url (``A-Z a-z 0-9 - _``), ``=`` padding optional, surrounding
+    whitespace ignored.
 
-    :raises ValueError: not base64url.
+    :raises ValueError: anything else, such as a passphrase (whose spaces
+        and punctuation a lenient decoder would silently drop), or base64
+        whose unused bits are not zero (not the canonical form of any key).
     """
     stripped = text.strip()
+    unpadded = stripped.rstrip("=")
+    if (
+        not _KEY_TEXT_RE.fullmatch(unpadded)
+        or len(unpadded) % 4 == 1
+        or (stripped != unpadded and len(stripped) % 4 != 0)
+    ):
+        raise ValueError("not a base64url key (generate one with `python -m tornsess keygen`)")
     try:
-        return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"not a base64url key: {exc}") from None
+        raw = base64.b64decode(unpadded + "=" * (-len(unpadded) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):  # pragma: no cover - excluded above
+        raise ValueError("not a base64url key") from None
+    if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != unpadded:
+        raise ValueError("not a canonical base64url key (its unused bits are not zero)")
+    return raw
 
 
 def derive_key(secret: str | bytes, purpose: str, length: int = KEY_SIZE) -> bytes:
@@ -69,7 +88,11 @@ def keys_from_cookie_secret(settings: Mapping[str, Any], purpose: str) -> list[b
     A dict ``{version: secret}`` with ``key_version`` (Tornado's rotation
     scheme) gives one key per version, the ``key_version`` one last (newest).
 
-    :raises tornsess.ConfigError: no ``cookie_secret``, or a bad ``key_version``.
+    Every secret must hold at least 32 bytes (as UTF-8): the keys derived
+    from it are only as strong as it is.
+
+    :raises tornsess.ConfigError: no ``cookie_secret``, a secret under 32
+        bytes, or a bad ``key_version``.
     """
     secret = settings.get("cookie_secret")
     if not secret:
@@ -87,7 +110,18 @@ def keys_from_cookie_secret(settings: Mapping[str, Any], purpose: str) -> list[b
             )
         older = sorted((v for v in secret if v != version), key=lambda v: (str(type(v)), v))
         order = [*older, version]
-        return [derive_key(secret[v], purpose) for v in order]
+        return [derive_key(_checked_secret(secret[v]), purpose) for v in order]
+    return [derive_key(_checked_secret(secret), purpose)]
+
+
+def _checked_secret(secret: object) -> str | bytes:
     if not isinstance(secret, (str, bytes)):
         raise ConfigError("cookie_secret", "must be str, bytes or a dict of them")
-    return [derive_key(secret, purpose)]
+    size = len(secret.encode("utf-8") if isinstance(secret, str) else secret)
+    if size < MIN_SECRET_BYTES:
+        raise ConfigError(
+            "cookie_secret",
+            f"is {size} bytes; the signed and secretbox shorthands need at least "
+            f"{MIN_SECRET_BYTES} (generate one with `python -m tornsess keygen`)",
+        )
+    return secret

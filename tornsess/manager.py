@@ -8,12 +8,11 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from types import MethodType
 from typing import Any, NoReturn, TypeVar
 
-from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
+from . import lifecycle
 from .config import Config, Duration, _seconds
 from .cookie import (
     MAX_COOKIE_VALUE,
@@ -34,6 +33,7 @@ from .errors import (
     StoreUnavailable,
 )
 from .ids import is_valid_id, new_id
+from .lifecycle import FailureLog
 from .session import Session, _Status
 
 __all__ = ["Sessions", "DestroyCallback"]
@@ -47,23 +47,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _ID_ATTEMPTS = 8
 _SLOW_CALLBACK = 5.0
-
-
-class _RequestState:
-    """What tornsess keeps on one handler for the length of a request."""
-
-    __slots__ = ("sessions", "chain", "finishing", "done", "failed", "finish", "flush")
-
-    def __init__(self, handler: RequestHandler) -> None:
-        self.sessions: dict[Sessions, Session] = {}
-        self.chain: asyncio.Future[None] | None = None
-        self.finishing = False
-        self.done = False
-        self.failed = False
-        # The handler's own (class) finish() and flush(), past the hooks.
-        cls = type(handler)
-        self.finish: Callable[..., asyncio.Future[None]] = MethodType(cls.finish, handler)
-        self.flush: Callable[..., asyncio.Future[None]] = MethodType(cls.flush, handler)
 
 
 class Sessions:
@@ -92,6 +75,7 @@ class Sessions:
         self._running: set[asyncio.Future[Any]] = set()
         self._db: Database = MemoryDatabase()
         self._db.set_expire_listener(self._fire_destroy)
+        self._failures = FailureLog(self._db)
 
     def __repr__(self) -> str:
         return f"Sessions(cookie={self._config.cookie!r}, database={self._db!r})"
@@ -116,6 +100,7 @@ class Sessions:
         self._db.set_expire_listener(None)
         self._db = db
         db.set_expire_listener(self._fire_destroy)
+        self._failures = FailureLog(db)
 
     # -- on_destroy -----------------------------------------------------------
 
@@ -181,7 +166,7 @@ class Sessions:
     def get(self, handler: RequestHandler) -> Session | None:
         """The session this request started with this manager, or ``None``
         if none was started or it was destroyed (Iris ``sessions.Get``)."""
-        state: _RequestState | None = getattr(handler, "_tornsess", None)
+        state = lifecycle.state_of(handler)
         if state is None:
             return None
         session = state.sessions.get(self)
@@ -202,9 +187,9 @@ class Sessions:
         :raises tornsess.StoreUnavailable: the store failed (an ``HTTPError``
             503: left to propagate, the client gets 503 with ``Retry-After``).
         """
-        state: _RequestState | None = getattr(handler, "_tornsess", None)
+        state = lifecycle.state_of(handler)
         if state is None:
-            state = self._install(handler)
+            state = lifecycle.install(handler)
         else:
             current = state.sessions.get(self)
             if current is not None and current._status is not _Status.DESTROYED:
@@ -214,7 +199,7 @@ class Sessions:
         try:
             session = await self._open(handler, options)
         except StoreUnavailable as exc:
-            _store_failed(handler, state, exc)
+            self._store_failed(handler, exc)
         state.sessions[self] = session
         return session
 
@@ -235,6 +220,7 @@ class Sessions:
             if not is_valid_id(sid) or (found and any(sid == f[0] for f in found)):
                 continue
             record = await self._db.load(sid)
+            self._answered()
             if record is None:
                 continue
             if self._expired(record, now):
@@ -331,8 +317,11 @@ class Sessions:
         status = session._status
         if status is _Status.DESTROYED:
             return
-        if status is _Status.STORED and await self._db.destroy(session.id):
-            self._fire_destroy(session.id)
+        if status is _Status.STORED:
+            existed = await self._db.destroy(session.id)
+            self._answered()
+            if existed:
+                self._fire_destroy(session.id)
         session._status = _Status.DESTROYED
         session._ops = []
         session._cookie_dirty = False
@@ -340,17 +329,35 @@ class Sessions:
     async def destroy_by_id(self, session_id: str) -> bool:
         """Destroy the session with this id, wherever its client is; return
         whether it existed. Its cookie is not touched (it simply stops
-        working)."""
+        working).
+
+        :raises tornsess.StoreUnavailable: the store failed (logged; a 503
+            with ``Retry-After`` if it propagates out of a handler that
+            started a session).
+        """
         if not is_valid_id(session_id):
             return False
-        existed = await self._db.destroy(session_id)
+        try:
+            existed = await self._db.destroy(session_id)
+        except StoreUnavailable as exc:
+            self._store_failed(None, exc)
+        self._answered()
         if existed:
             self._fire_destroy(session_id)
         return existed
 
     async def destroy_all(self) -> None:
-        """Destroy every session in the store."""
-        for session_id in await self._db.destroy_all():
+        """Destroy every session in the store.
+
+        :raises tornsess.StoreUnavailable: the store failed (as for
+            :meth:`destroy_by_id`).
+        """
+        try:
+            ids = await self._db.destroy_all()
+        except StoreUnavailable as exc:
+            self._store_failed(None, exc)
+        self._answered()
+        for session_id in ids:
             self._fire_destroy(session_id)
 
     # -- expiration ---------------------------------------------------------
@@ -362,15 +369,26 @@ class Sessions:
         and rewrite the cookie's Max-Age (``expires`` as in
         :attr:`Config.expires`: 0 none, negative a browser-session cookie).
 
-        :raises tornsess.SessionNotFound: the request has no live session.
+        A session that is not stored yet may be given a lifetime only if it
+        received data in this request (it is then stored when the request
+        commits); otherwise nothing is stored and no cookie is sent.
+
+        :raises tornsess.SessionNotFound: the request's session is neither
+            stored nor holding data from this request (no cookie, an unknown
+            or expired id, or an empty new session).
+        :raises tornsess.StoreUnavailable: the store failed.
         """
         seconds = _seconds("expires", expires)
         assert seconds is not None
         session = self.get(handler)
         if session is None:
             session = await self.start(handler, *options)
-            if session.is_new:
-                raise SessionNotFound("the request has no live session")
+        if session._status is _Status.NEW and not (
+            session._values or session._flashes or self._save_new
+        ):
+            raise SessionNotFound(
+                "the request has no stored session, and its new one holds no data"
+            )
         if options:
             session._options = session._options + options
         session._lifetime = seconds
@@ -410,6 +428,7 @@ class Sessions:
                 session._initial_record(now, self._expires_at(session._deadline, now)),
             ):
                 session._id = await self._new_id(handler)
+            self._answered()
             session._status = _Status.STORED
             session._cookie_dirty = True
         else:
@@ -423,10 +442,13 @@ class Sessions:
                         session._deadline,
                         self._expires_at(session._deadline, now),
                     )
+                    self._answered()
                 elif self._touch_due(session, now):
-                    if not await self._db.touch(
+                    touched = await self._db.touch(
                         session.id, now, self._expires_at(session._deadline, now)
-                    ):
+                    )
+                    self._answered()
+                    if not touched:
                         raise SessionInterrupted("the session was destroyed or expired")
             except SessionInterrupted:
                 session._status = _Status.DESTROYED
@@ -447,6 +469,7 @@ class Sessions:
             try:
                 while not await self._db.rename(session.id, new):
                     new = await self._new_id(handler)
+                self._answered()
             except SessionInterrupted:
                 session._status = _Status.DESTROYED
                 raise
@@ -504,23 +527,35 @@ class Sessions:
         if self._config.allow_reclaim:
             handler.request.cookies[name] = value  # type: ignore[assignment]
 
-    # -- hooks into the handler's finish() and flush() ----------------------
+    # -- failures -----------------------------------------------------------
 
-    def _install(self, handler: RequestHandler) -> _RequestState:
-        state = _RequestState(handler)
-        handler._tornsess = state  # type: ignore[attr-defined]
-        handler.finish = functools.partial(_finish, handler, state)  # type: ignore[method-assign]
-        handler.flush = functools.partial(_flush, handler, state)  # type: ignore[method-assign]
-        return state
+    def _store_failed(self, handler: RequestHandler | None, exc: StoreUnavailable) -> NoReturn:
+        """A store call failed: log it (throttled), mark the request, re-raise."""
+        if handler is None:
+            self._failures.failed(exc, "no request")
+        else:
+            self._failures.failed(exc, f"{handler.request.method} {handler.request.path}")
+            lifecycle.store_failed(handler, exc)
+        raise exc
+
+    def _answered(self) -> None:
+        """The store answered a call: after failures, log that it is back."""
+        if self._failures.failing:
+            self._failures.recovered()
 
     async def _guard(self, session: Session, operation: Awaitable[None]) -> None:
-        """Run a store operation of the request path; a store failure marks
-        the request failed (503, Retry-After, logged once) and propagates."""
+        """Run a store operation of the request path. A store failure marks
+        the request failed (503, Retry-After, logged) and propagates; a
+        session destroyed meanwhile drops this request's cookie for it (409)
+        and propagates. Success after a failure is recorded by the calls
+        that reached the store (``_answered``)."""
         try:
             await operation
         except StoreUnavailable as exc:
-            handler = session._handler
-            _store_failed(handler, handler._tornsess, exc)  # type: ignore[attr-defined]
+            self._store_failed(session._handler, exc)
+        except SessionInterrupted as exc:
+            lifecycle.conflict(session._handler, session, exc)
+            raise
 
 
 def _call_sync(callback: DestroyCallback, session_id: str) -> None:
@@ -540,186 +575,3 @@ def _warn_slow(future: asyncio.Future[Any], name: str) -> None:
             name,
             _SLOW_CALLBACK,
         )
-
-
-RETRY_AFTER = "5"
-
-
-def _log_failure(handler: RequestHandler, exc: BaseException) -> None:
-    if getattr(exc, "_tornsess_logged", False):
-        return
-    log.error(
-        "tornsess: session store unavailable for %s %s: %s",
-        handler.request.method,
-        handler.request.path,
-        exc,
-    )
-    try:
-        exc._tornsess_logged = True  # type: ignore[attr-defined]
-    except AttributeError:  # pragma: no cover - exotic exception types
-        pass
-
-
-def _store_failed(handler: RequestHandler, state: _RequestState, exc: StoreUnavailable) -> NoReturn:
-    """Mark the request failed and let the 503 propagate to Tornado."""
-    _log_failure(handler, exc)
-    state.failed = True
-    raise exc
-
-
-def _unavailable_headers(handler: RequestHandler) -> None:
-    handler.set_header("Retry-After", RETRY_AFTER)
-    handler.set_header("Cache-Control", "no-store")
-
-
-def _respond_unavailable(handler: RequestHandler, state: _RequestState, exc: BaseException) -> None:
-    """Turn the response into a 503 with Retry-After (if headers allow)."""
-    _log_failure(handler, exc)
-    state.failed = True
-    _replace_response(handler, state, 503)
-
-
-def _replace_response(handler: RequestHandler, state: _RequestState, status: int) -> None:
-    """Finish the request with an error page instead of what the handler
-    wrote (only the end of it, if the headers are already out)."""
-    state.done = True
-    handler._finished = False
-    if handler._headers_written:
-        state.finish()
-        return
-    handler.clear()
-    handler.set_status(status)
-    if status == 503:
-        _unavailable_headers(handler)
-    try:
-        handler.write_error(status)
-    except Exception:
-        log.exception("tornsess: write_error failed")
-    if not handler._finished:
-        state.finish()
-
-
-def _add_vary(handler: RequestHandler) -> None:
-    headers = handler._headers
-    try:
-        vary = headers["Vary"]
-    except KeyError:
-        headers["Vary"] = "Cookie"
-        return
-    if "cookie" not in vary.lower():
-        headers["Vary"] = f"{vary}, Cookie"
-
-
-async def _commit_all(handler: RequestHandler, state: _RequestState) -> None:
-    """Store every session of the request before its headers go out; after
-    that, changes are refused (the cookie could no longer follow)."""
-    for manager, session in list(state.sessions.items()):
-        session._sealed = True
-        try:
-            await manager._commit(session)
-        except SessionInterrupted:
-            log.info(
-                "tornsess: %s %s: session destroyed before its changes were "
-                "stored; changes dropped",
-                handler.request.method,
-                handler.request.path,
-            )
-
-
-def _pending(state: _RequestState) -> bool:
-    for session in state.sessions.values():
-        if session._pending():
-            return True
-    return False
-
-
-def _finish(
-    handler: RequestHandler, state: _RequestState, chunk: Any = None
-) -> asyncio.Future[None]:
-    if state.done:
-        return state.finish(chunk)
-    if state.finishing:
-        raise RuntimeError("finish() called twice")
-    if state.failed:
-        # A store call failed in this request: nothing is stored, no cookie.
-        if handler.get_status() == 503 and not handler._headers_written:
-            _unavailable_headers(handler)
-        state.done = True
-        return state.finish(chunk)
-    if state.sessions and not handler._headers_written:
-        _add_vary(handler)
-    if state.chain is None and not _pending(state):
-        state.done = True
-        return state.finish(chunk)
-    if chunk is not None:
-        handler.write(chunk)
-    state.finishing = True
-    # Look finished to Tornado (no writes, no auto-finish) while we store.
-    handler._finished = True
-    return _defer(handler, state, _real_finish)
-
-
-def _real_finish(handler: RequestHandler, state: _RequestState) -> Any:
-    state.done = True
-    handler._finished = False
-    return state.finish()
-
-
-def _flush(
-    handler: RequestHandler, state: _RequestState, include_footers: bool = False
-) -> asyncio.Future[None]:
-    if state.done:  # inside finish(), which added Vary already
-        return state.flush(include_footers)
-
-    def action(handler: RequestHandler, state: _RequestState) -> asyncio.Future[None]:
-        if state.sessions and not handler._headers_written:
-            _add_vary(handler)
-        return state.flush(include_footers)
-
-    if state.chain is None and (handler._headers_written or not _pending(state)):
-        return action(handler, state)
-    return _defer(handler, state, action)
-
-
-def _defer(
-    handler: RequestHandler,
-    state: _RequestState,
-    action: Callable[[RequestHandler, _RequestState], Any],
-) -> asyncio.Future[None]:
-    previous = state.chain
-
-    async def run() -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        if state.done:
-            return
-        try:
-            await _commit_all(handler, state)
-        except StoreUnavailable as exc:
-            _respond_unavailable(handler, state, exc)
-            return
-        except Exception:
-            log.exception(
-                "tornsess: storing the session of %s %s failed",
-                handler.request.method,
-                handler.request.path,
-            )
-            _replace_response(handler, state, 500)
-            return
-        try:
-            result = action(handler, state)
-            if inspect.isawaitable(result):
-                await result
-        except StreamClosedError:
-            pass  # the client went away; nothing left to send
-        except Exception:
-            # Nobody awaits this task: log here rather than lose the error.
-            log.exception(
-                "tornsess: finishing %s %s failed",
-                handler.request.method,
-                handler.request.path,
-            )
-
-    future = asyncio.ensure_future(run())
-    state.chain = future
-    return future

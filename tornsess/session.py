@@ -587,15 +587,25 @@ class Session:
         """Store the changes made so far now (and send the cookie, if it must
         be), instead of just before the response.
 
-        :raises tornsess.SessionInterrupted: the session was destroyed meanwhile.
-        :raises tornsess.StoreUnavailable: the store failed.
+        :raises tornsess.SessionInterrupted: the session was destroyed
+            meanwhile (409 if it propagates; the changes are dropped).
+        :raises tornsess.StoreUnavailable: the store failed (503).
         """
         await self._manager._guard(self, self._manager._commit(self))
 
     async def regenerate(self) -> None:
         """Give the session a new id, keeping its data; the old id is dead at
         once and the new cookie goes out with this response. Call it at login
-        and at every privilege change (session fixation)."""
+        and at every privilege change (session fixation).
+
+        :raises tornsess.SessionInterrupted: another request destroyed or
+            regenerated this session first (a double-submitted login), or it
+            expired. It is an ``HTTPError(409)``: left to propagate, the
+            client gets 409 Conflict without a Set-Cookie, so the winner's
+            cookie stands; this request's changes are dropped.
+        :raises tornsess.SessionSealed: the response headers were already sent.
+        :raises tornsess.StoreUnavailable: the store failed (503).
+        """
         self._check_writable()
         await self._manager._guard(self, self._manager._regenerate(self))
 

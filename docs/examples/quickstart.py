@@ -6,7 +6,7 @@ import asyncio
 
 import tornado.web
 
-from tornsess import SessionMixin
+from tornsess import SessionMixin, sessions_for
 
 
 class Counter(SessionMixin, tornado.web.RequestHandler):
@@ -24,7 +24,11 @@ def make_app() -> tornado.web.Application:
 
 
 async def main() -> None:
-    make_app().listen(8888)
+    app = make_app()
+    # Build the session manager now: a mistake in the sessions setting
+    # raises tornsess.ConfigError here, before serving, not on a request.
+    sessions_for(app)
+    app.listen(8888)
     await asyncio.Event().wait()
 
 

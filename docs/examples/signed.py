@@ -6,9 +6,9 @@ import asyncio
 import os
 
 import tornado.web
-from tornsess.encoders import SecretBoxEncoder
 
 from tornsess import SessionMixin, Sessions
+from tornsess.encoders import SecretBoxEncoder
 
 
 class Home(SessionMixin, tornado.web.RequestHandler):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,8 @@ from ..ids import is_valid_id, store_key
 __all__ = ["SQLiteDatabase"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("tornsess")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tornsess_sessions (
@@ -40,9 +43,56 @@ def _pack(values: Any, immutable: Any, flashes: Any) -> str:
     )
 
 
-def _unpack(data: str) -> tuple[dict[str, str], set[str], dict[str, str]]:
-    loaded = json.loads(data)
-    return dict(loaded["v"]), set(loaded["i"]), dict(loaded["f"])
+class _Unreadable(Exception):
+    """A row this store cannot read (not JSON of its shape)."""
+
+
+def _entries(loaded: object, field: str) -> dict[str, str]:
+    """The str-to-str entries of one mapping of a row; entries of another
+    type are logged and left out (as corrupt values are elsewhere)."""
+    if not isinstance(loaded, dict):
+        raise _Unreadable(f"the {field}s are not an object")
+    entries = {}
+    for name, value in loaded.items():
+        if isinstance(value, str):
+            entries[name] = value
+        else:
+            log.warning(
+                "tornsess: ignoring corrupt stored %s entry %r in a SQLite row", field, name
+            )
+    return entries
+
+
+def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    """A row's values, immutable keys and flashes. JSON is the only format
+    ever parsed (never pickle): anything else raises :class:`_Unreadable`."""
+    if not isinstance(data, str):
+        raise _Unreadable(f"data is {type(data).__name__}, not JSON text")
+    try:
+        loaded = json.loads(data)
+    except ValueError as exc:
+        raise _Unreadable(f"not JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise _Unreadable(f"not a JSON object but {type(loaded).__name__}")
+    immutable = loaded.get("i", [])
+    if not isinstance(immutable, list):
+        raise _Unreadable("'i' is not a list")
+    return (
+        _entries(loaded.get("v"), "value"),
+        {name for name in immutable if isinstance(name, str)},
+        _entries(loaded.get("f", {}), "flash"),
+    )
+
+
+def _times(row: Sequence[Any]) -> tuple[float, float, float | None, float | None]:
+    created, accessed, deadline, expires_at = row
+    for value in (created, accessed):
+        if type(value) not in (int, float):
+            raise _Unreadable("a time is not a number")
+    for value in (deadline, expires_at):
+        if value is not None and type(value) not in (int, float):
+            raise _Unreadable("a time is not a number")
+    return created, accessed, deadline, expires_at
 
 
 class SQLiteDatabase:
@@ -74,6 +124,16 @@ class SQLiteDatabase:
         self._conn: sqlite3.Connection | None = None
         self._listener: Callable[[str], None] | None = None
         self._sweeper = Sweeper(self.sweep, sweep_interval, lambda: True)
+        # Open (and create) the file now, on the database thread: a path
+        # that cannot be opened or written fails here, at start-up, not as
+        # a 503 on every request.
+        try:
+            self._executor.submit(self._open_for_writing).result()
+        except (sqlite3.Error, OSError) as exc:
+            self._executor.shutdown(wait=False)
+            raise ConfigError(
+                "path", f"cannot open {path!r} for reading and writing: {exc}"
+            ) from None
 
     def __repr__(self) -> str:
         return f"SQLiteDatabase({self.path!r})"
@@ -89,6 +149,11 @@ class SQLiteDatabase:
             conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
+
+    def _open_for_writing(self) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")  # takes the write lock: fails if read-only
+        conn.execute("ROLLBACK")
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         self._sweeper.ensure()
@@ -120,31 +185,40 @@ class SQLiteDatabase:
             return None
         key, now = store_key(session_id), time.time()
 
-        def work(conn: sqlite3.Connection) -> Any:
+        def work(conn: sqlite3.Connection) -> Record | str | None:
             row = conn.execute(
                 "SELECT created, accessed, deadline, expires_at, data, sid "
                 "FROM tornsess_sessions WHERE key = ?",
                 (key,),
             ).fetchone()
-            if row is not None and row[3] is not None and row[3] <= now:
-                # Expired: remove it now, and report it (once: whoever deletes
-                # the row reports it).
-                deleted = conn.execute(
-                    "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?",
-                    (key, now),
-                ).rowcount
-                return ("expired", row[5] if deleted else None)
-            return row
+            if row is None:
+                return None
+            try:
+                created, accessed, deadline, expires_at = _times(row[:4])
+                if expires_at is not None and expires_at <= now:
+                    # Expired: remove it now, and report it (once: whoever
+                    # deletes the row reports it).
+                    deleted = conn.execute(
+                        "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?",
+                        (key, now),
+                    ).rowcount
+                    return row[5] if deleted and isinstance(row[5], str) else None
+                values, immutable, flashes = _unpack(row[4])
+            except _Unreadable as exc:
+                # Not a row this store wrote: the session is absent, for good.
+                conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
+                log.warning("tornsess: removed an unreadable SQLite session row (%s)", exc)
+                return None
+            return Record(
+                values, frozenset(immutable), flashes, created, accessed, deadline, expires_at
+            )
 
-        row = await self._run(work)
-        if row is None:
+        found = await self._run(work)
+        if isinstance(found, str):
+            if self._listener is not None:
+                self._listener(found)
             return None
-        if row[0] == "expired":
-            if row[1] and self._listener is not None:
-                self._listener(row[1])
-            return None
-        values, immutable, flashes = _unpack(row[4])
-        return Record(values, frozenset(immutable), flashes, row[0], row[1], row[2], row[3])
+        return found
 
     async def create(self, session_id: str, record: Record) -> bool:
         if not is_valid_id(session_id):
@@ -199,7 +273,12 @@ class SQLiteDatabase:
             if row is None:
                 conn.execute("ROLLBACK")
                 return False
-            values, immutable, flashes = _unpack(row[0])
+            try:
+                values, immutable, flashes = _unpack(row[0])
+            except _Unreadable:
+                conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
+                conn.execute("COMMIT")
+                return False
             apply_ops(values, immutable, flashes, ops)
             conn.execute(
                 "UPDATE tornsess_sessions SET data = ?, accessed = ?, deadline = ?, "

@@ -1,0 +1,351 @@
+"""One request's session lifecycle: the hooks on the handler's ``finish()``
+and ``flush()`` that store every session of the request before its response
+goes out, and the responses for a failed store (503) and a lost race (409).
+
+The path of one request reads top to bottom in two files: the manager
+(:mod:`tornsess.manager`) opens the session in :meth:`Sessions.start
+<tornsess.Sessions.start>`, which calls :func:`install` here once per
+request; when the handler finishes, :func:`_finish` commits through the
+manager, then sends the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import sys
+import time
+from collections.abc import Callable
+from types import MethodType
+from typing import TYPE_CHECKING, Any
+
+from tornado.iostream import StreamClosedError
+from tornado.web import RequestHandler
+
+from .errors import SessionInterrupted, StoreUnavailable
+from .session import Session, _Status
+
+if TYPE_CHECKING:
+    from .manager import Sessions
+
+__all__ = ["FailureLog", "RequestState", "install", "state_of"]
+
+log = logging.getLogger("tornsess")
+
+RETRY_AFTER = "5"
+"""The ``Retry-After`` of a 503 for a failed store, in seconds."""
+
+LOG_INTERVAL = 10.0
+"""While a store keeps failing, at most one log line per this many seconds."""
+
+
+class FailureLog:
+    """Logs the failures of one store without flooding the log.
+
+    The first failure is logged at once (ERROR). While the store keeps
+    failing, at most one line per :attr:`interval` seconds follows, counting
+    the failures it did not log. The first success after a failure logs one
+    line (WARNING) with the length of the outage. No traceback is logged:
+    the message of the store's error says what failed.
+    """
+
+    __slots__ = ("store", "interval", "failing", "_clock", "_since", "_last", "_count", "_quiet")
+
+    def __init__(
+        self,
+        store: object,
+        interval: float = LOG_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = repr(store)
+        self.interval = interval
+        self.failing = False
+        self._clock = clock
+        self._since = self._last = 0.0
+        self._count = self._quiet = 0
+
+    def failed(self, exc: BaseException, where: str) -> None:
+        """Record one failure of the store, seen at *where* (for the log)."""
+        if getattr(exc, "_tornsess_logged", False):
+            return
+        try:
+            exc._tornsess_logged = True  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - exotic exception types
+            pass
+        now = self._clock()
+        if not self.failing:
+            self.failing = True
+            self._since = self._last = now
+            self._count, self._quiet = 1, 0
+            log.error("tornsess: session store %s unavailable (%s): %s", self.store, where, exc)
+            return
+        self._count += 1
+        if now - self._last < self.interval:
+            self._quiet += 1
+            return
+        log.error(
+            "tornsess: session store %s still unavailable (%s): %s; "
+            "%d more failure(s) since the last line not logged",
+            self.store,
+            where,
+            exc,
+            self._quiet,
+        )
+        self._last, self._quiet = now, 0
+
+    def recovered(self) -> None:
+        """Record that the store answered; logs once after a failure."""
+        if not self.failing:
+            return
+        self.failing = False
+        log.warning(
+            "tornsess: session store %s answers again after %.1f s and %d failed call(s)",
+            self.store,
+            self._clock() - self._since,
+            self._count,
+        )
+
+
+class RequestState:
+    """What tornsess keeps on one handler for the length of a request: the
+    session each manager started, and where the response stands."""
+
+    __slots__ = ("sessions", "chain", "finishing", "done", "failed", "finish", "flush")
+
+    def __init__(self, handler: RequestHandler) -> None:
+        self.sessions: dict[Sessions, Session] = {}
+        self.chain: asyncio.Future[None] | None = None
+        self.finishing = False  # finish() was called; the commit runs
+        self.done = False  # the real finish() runs or ran
+        self.failed = False  # a store call failed: store nothing more
+        # The handler's own (class) finish() and flush(), past the hooks.
+        cls = type(handler)
+        self.finish: Callable[..., asyncio.Future[None]] = MethodType(cls.finish, handler)
+        self.flush: Callable[..., asyncio.Future[None]] = MethodType(cls.flush, handler)
+
+
+def state_of(handler: RequestHandler) -> RequestState | None:
+    """The request's state, or ``None`` if no session was started in it."""
+    return handler.__dict__.get("_tornsess")
+
+
+def install(handler: RequestHandler) -> RequestState:
+    """Hook the handler's ``finish()`` and ``flush()`` (once per request)."""
+    state = RequestState(handler)
+    handler._tornsess = state  # type: ignore[attr-defined]
+    handler.finish = functools.partial(_finish, handler, state)  # type: ignore[method-assign]
+    handler.flush = functools.partial(_flush, handler, state)  # type: ignore[method-assign]
+    return state
+
+
+# -- failures ------------------------------------------------------------------
+
+
+def store_failed(handler: RequestHandler, exc: StoreUnavailable) -> None:
+    """A store call of this request failed: store nothing more in it, and
+    answer 503 with ``Retry-After`` if the error propagates."""
+    state = state_of(handler)
+    if state is not None:
+        state.failed = True
+
+
+def conflict(handler: RequestHandler, session: Session, exc: SessionInterrupted) -> None:
+    """The session was destroyed by a concurrent request (or earlier in this
+    one) before this request's changes were stored: log it once, and drop any
+    cookie this request set for it, so the winner's cookie stands."""
+    if not getattr(exc, "_tornsess_logged", False):
+        exc._tornsess_logged = True  # type: ignore[attr-defined]
+        log.info(
+            "tornsess: %s %s: %s; this request's session changes were dropped (409)",
+            handler.request.method,
+            handler.request.path,
+            exc,
+        )
+    _drop_cookie(handler, session._manager.config.cookie)
+
+
+def _drop_cookie(handler: RequestHandler, name: str) -> None:
+    """Withdraw a Set-Cookie for *name* this response would send, unless it
+    deletes the cookie."""
+    cookies = handler.__dict__.get("_new_cookie")
+    if cookies is not None and name in cookies and cookies[name].value:
+        del cookies[name]
+
+
+def _unavailable_headers(handler: RequestHandler) -> None:
+    handler.set_header("Retry-After", RETRY_AFTER)
+    handler.set_header("Cache-Control", "no-store")
+
+
+def _error_raised(handler: RequestHandler, state: RequestState) -> None:
+    """Called as the response finishes: if it is Tornado's error page for a
+    tornsess error raised out of the handler (``sys.exc_info`` is set while
+    ``send_error`` runs), mark the request accordingly."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, StoreUnavailable):
+        state.failed = True
+    elif isinstance(exc, SessionInterrupted):
+        for session in state.sessions.values():
+            if session._status is _Status.DESTROYED:
+                conflict(handler, session, exc)
+        handler.set_header("Cache-Control", "no-store")
+
+
+def _replace_response(handler: RequestHandler, state: RequestState, status: int) -> None:
+    """Finish the request with an error page instead of what the handler
+    wrote (only the end of it, if the headers are already out)."""
+    state.done = True
+    handler._finished = False
+    if handler._headers_written:
+        state.finish()
+        return
+    handler.clear()
+    handler.set_status(status)
+    if status == 503:
+        _unavailable_headers(handler)
+    elif status == 409:
+        handler.set_header("Cache-Control", "no-store")
+    try:
+        handler.write_error(status)
+    except Exception:
+        log.exception("tornsess: write_error failed")
+    if not handler._finished:
+        state.finish()
+
+
+# -- the hooks -----------------------------------------------------------------
+
+
+def _add_vary(handler: RequestHandler) -> None:
+    headers = handler._headers
+    try:
+        vary = headers["Vary"]
+    except KeyError:
+        headers["Vary"] = "Cookie"
+        return
+    if "cookie" not in vary.lower():
+        headers["Vary"] = f"{vary}, Cookie"
+
+
+def _pending(state: RequestState) -> bool:
+    for session in state.sessions.values():
+        if session._pending():
+            return True
+    return False
+
+
+async def commit_all(handler: RequestHandler, state: RequestState) -> None:
+    """Store every session of the request before its headers go out; after
+    that, changes are refused (the cookie could no longer follow).
+
+    :raises tornsess.SessionInterrupted: a session was destroyed by a
+        concurrent request (the others are still stored).
+    :raises tornsess.StoreUnavailable: the store failed.
+    """
+    lost: SessionInterrupted | None = None
+    for manager, session in list(state.sessions.items()):
+        session._sealed = True
+        try:
+            await manager._guard(session, manager._commit(session))
+        except SessionInterrupted as exc:
+            lost = exc
+    if lost is not None:
+        raise lost
+
+
+def _finish(
+    handler: RequestHandler, state: RequestState, chunk: Any = None
+) -> asyncio.Future[None]:
+    if state.done:
+        return state.finish(chunk)
+    if state.finishing:
+        raise RuntimeError("finish() called twice")
+    _error_raised(handler, state)
+    if state.failed:
+        # A store call failed in this request: nothing is stored, no cookie.
+        if handler.get_status() == 503 and not handler._headers_written:
+            _unavailable_headers(handler)
+        state.done = True
+        return state.finish(chunk)
+    if state.sessions and not handler._headers_written:
+        _add_vary(handler)
+    if state.chain is None and not _pending(state):
+        state.done = True
+        return state.finish(chunk)
+    if chunk is not None:
+        handler.write(chunk)
+    state.finishing = True
+    # Look finished to Tornado (no writes, no auto-finish) while we store.
+    handler._finished = True
+    return _defer(handler, state, _real_finish)
+
+
+def _real_finish(handler: RequestHandler, state: RequestState) -> Any:
+    state.done = True
+    handler._finished = False
+    return state.finish()
+
+
+def _flush(
+    handler: RequestHandler, state: RequestState, include_footers: bool = False
+) -> asyncio.Future[None]:
+    if state.done:  # inside finish(), which added Vary already
+        return state.flush(include_footers)
+
+    def action(handler: RequestHandler, state: RequestState) -> asyncio.Future[None]:
+        if state.sessions and not handler._headers_written:
+            _add_vary(handler)
+        return state.flush(include_footers)
+
+    if state.chain is None and (handler._headers_written or not _pending(state)):
+        return action(handler, state)
+    return _defer(handler, state, action)
+
+
+def _defer(
+    handler: RequestHandler,
+    state: RequestState,
+    action: Callable[[RequestHandler, RequestState], Any],
+) -> asyncio.Future[None]:
+    previous = state.chain
+
+    async def run() -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        if state.done:
+            return
+        try:
+            await commit_all(handler, state)
+        except StoreUnavailable:
+            _replace_response(handler, state, 503)  # logged by the manager
+            return
+        except SessionInterrupted:
+            _replace_response(handler, state, 409)  # logged by conflict()
+            return
+        except Exception:
+            log.exception(
+                "tornsess: storing the session of %s %s failed",
+                handler.request.method,
+                handler.request.path,
+            )
+            _replace_response(handler, state, 500)
+            return
+        try:
+            result = action(handler, state)
+            if inspect.isawaitable(result):
+                await result
+        except StreamClosedError:
+            pass  # the client went away; nothing left to send
+        except Exception:
+            # Nobody awaits this task: log here rather than lose the error.
+            log.exception(
+                "tornsess: finishing %s %s failed",
+                handler.request.method,
+                handler.request.path,
+            )
+
+    future = asyncio.ensure_future(run())
+    state.chain = future
+    return future
