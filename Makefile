@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 READY = $(PYTHON) tools/venv.py $(VENV)
 
-.PHONY: demo test lint typecheck docs pytest bench clean test-env demo-env
+.PHONY: demo test lint typecheck docs pytest bench soak clean test-env demo-env
 
 demo-env:
 	@$(READY) demo
@@ -31,6 +31,11 @@ pytest: test-env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck docs pytest
+
+# The full soak: 20,000 requests from 32 concurrent clients per store
+# (make test runs a short one).
+soak: test-env
+	SOAK_REQUESTS=$${SOAK_REQUESTS:-20000} $(BIN)/python -m pytest tests/test_soak.py -q -s -p no:cacheprovider
 
 bench: test-env
 	$(BIN)/python bench/run.py $(ARGS)

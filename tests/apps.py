@@ -161,6 +161,33 @@ class Run(Base):
             self.reply(result)
 
 
+class Info(Base):
+    """The session's id, data and lifetime as this process sees them."""
+
+    def get(self) -> None:
+        s = self.session
+        expires = s.expires_at
+        self.reply(
+            {
+                "id": s.id,
+                "is_new": s.is_new,
+                "values": s.get_all(),
+                "expires_at": None if expires is None else expires.timestamp(),
+            }
+        )
+
+
+class DestroyAll(Base):
+    async def get(self) -> None:
+        await self.sessions.destroy_all()
+        self.reply({"destroyed": "all"})
+
+
+class DestroyById(Base):
+    async def get(self) -> None:
+        self.reply({"existed": await self.sessions.destroy_by_id(self.arg("id"))})
+
+
 class NoSession(RequestHandler):
     def get(self) -> None:
         self.finish("no session here")
@@ -196,6 +223,9 @@ def make_app(sessions: Sessions | None = None, **settings: Any) -> Application:
             (r"/update-first", UpdateFirst),
             (r"/shift", Shift),
             (r"/nosession", NoSession),
+            (r"/info", Info),
+            (r"/destroy-all", DestroyAll),
+            (r"/destroy-by-id", DestroyById),
             (r"/plain", PlainStart),
             (r"/decorated", decorated),
             (r"/run", Run),

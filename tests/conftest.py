@@ -14,11 +14,11 @@ from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
-from tests.helpers import Browser, OwnRedis, require_redis_server
+from tests.helpers import Browser, OwnCluster, OwnRedis, require_redis_server
 from tornsess import Database, MemoryDatabase, Sessions
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
-STORES = ["memory", "sqlite", "redis"]
+STORES = ["memory", "sqlite", "redis", "cluster"]
 
 ServeFn = Callable[..., Browser]
 
@@ -68,6 +68,22 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     return f"redis://{proc.host}:{proc.port}/0"
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnCluster]:
+    """A real 3-master Redis Cluster on loopback, for the whole test session."""
+    require_redis_server()
+    cluster = OwnCluster(tmp_path_factory.mktemp("cluster"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(request: pytest.FixtureRequest) -> str:
+    """The ``redis+cluster://`` URL of the session's Redis Cluster."""
+    cluster: OwnCluster = request.getfixturevalue("redis_cluster")
+    return cluster.url
+
+
 @pytest.fixture
 def own_redis(tmp_path: Any) -> Iterator[OwnRedis]:
     """A redis-server of this test alone, which it may pause, kill and restart."""
@@ -92,8 +108,11 @@ def make_db(
             db = SQLiteDatabase(
                 str(tmp_path / f"sessions{len(created)}.db"), sweep_interval=sweep_interval
             )
-        else:
+        elif store_kind == "redis":
             url = request.getfixturevalue("redis_url")
+            db = RedisDatabase(url, prefix=f"test{uuid.uuid4().hex[:12]}:")
+        else:
+            url = request.getfixturevalue("cluster_url")
             db = RedisDatabase(url, prefix=f"test{uuid.uuid4().hex[:12]}:")
         created.append(db)
         return db

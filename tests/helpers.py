@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
@@ -44,9 +46,12 @@ class OwnRedis:
     """A redis-server of this test alone, on a free loopback port, that the
     test may pause, kill and restart."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, persist: bool = False) -> None:
         self.port = free_port()
         self.workdir = workdir
+        # With persist, every acknowledged write is on disk (AOF, fsync
+        # always) and survives a SIGKILL and restart.
+        self.persist = persist
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -65,19 +70,15 @@ class OwnRedis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.persist else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.workdir),
             ],
             stdout=subprocess.DEVNULL,
         )
-        for _ in range(500):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.1):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
+        _wait_for_port(self.port)
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
@@ -93,6 +94,158 @@ class OwnRedis:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.kill()
             self.proc.wait()
+
+
+class OwnCluster:
+    """A real Redis Cluster of this test session: three masters, no
+    replicas, each a ``redis-server --cluster-enabled yes`` on free loopback
+    ports (client and cluster bus), joined by ``redis-cli --cluster create``."""
+
+    def __init__(self, workdir: Path, masters: int = 3) -> None:
+        self.workdir = workdir
+        self.ports = [free_port() for _ in range(masters)]
+        self.bus_ports = [free_port() for _ in range(masters)]
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * masters
+        for index in range(masters):
+            self.start(index)
+        cli = require_binary("redis-cli", REDIS_HINT)
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{port}" for port in self.ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        self.wait_ok()
+
+    @property
+    def url(self) -> str:
+        """The cluster's URL, listing every node."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def start(self, index: int) -> None:
+        """Start (or restart, with its nodes.conf) master *index*."""
+        folder = self.workdir / f"node{index}"
+        folder.mkdir(exist_ok=True)
+        port = self.ports[index]
+        self.procs[index] = subprocess.Popen(
+            [
+                require_redis_server(),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-port",
+                str(self.bus_ports[index]),
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        _wait_for_port(port)
+
+    def kill(self, index: int) -> None:
+        proc = self.procs[index]
+        assert proc is not None
+        proc.kill()
+        proc.wait()
+        self.procs[index] = None
+
+    def cli(self, index: int, *args: str) -> str:
+        return subprocess.run(
+            [require_binary("redis-cli", REDIS_HINT), "-p", str(self.ports[index]), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Wait until every running node reports ``cluster_state:ok``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = [
+                "cluster_state:ok" in self.cli(index, "cluster", "info")
+                for index, proc in enumerate(self.procs)
+                if proc is not None
+            ]
+            if all(states):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster did not become ready")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for index, proc in enumerate(self.procs):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                self.kill(index)
+
+
+class AppProcess:
+    """The test application (:mod:`tests.serve_app`) as a real subprocess on
+    a free loopback port."""
+
+    def __init__(self, store: str, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.serve_app",
+                f"--port={self.port}",
+                f"--store={store}",
+                *args,
+            ],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline() if ready else b"(no output within 30 s)"
+        if line.strip() != b"ready":
+            self.stop()
+            raise RuntimeError(f"the app process did not start: {line!r}")
+
+    def browser(self) -> Browser:
+        return Browser(self.url)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _wait_for_port(port: int) -> None:
+    for _ in range(500):
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.1):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def free_port() -> int:

@@ -386,24 +386,6 @@ async def test_every_store_treats_bad_ids_as_unknown(make_db: Callable[..., Data
 # -- every store call fails the same way; logging while the store is down -----------
 
 
-class DestroyAll(Base):
-    async def get(self) -> None:
-        await self.sessions.destroy_all()
-        self.finish("all gone")
-
-
-class DestroyById(Base):
-    async def get(self) -> None:
-        await self.sessions.destroy_by_id(self.get_argument("id"))
-        self.finish("gone")
-
-
-def failing_app(manager: Sessions) -> Application:
-    app = make_app(manager)
-    app.wildcard_router.add_rules([(r"/destroy-all", DestroyAll), (r"/destroy-by-id", DestroyById)])
-    return app
-
-
 def tornsess_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "tornsess" and r.levelno >= logging.ERROR]
 
@@ -416,7 +398,7 @@ async def test_every_manager_method_fails_with_503_retry_after_and_a_log_line(
     manager.use_database(RedisDatabase(own_redis.url, timeout=0.5))
     # The default interval is 10 s; a long one keeps this test free of timing.
     manager._failures.interval = 3600.0
-    browser = serve(failing_app(manager))
+    browser = serve(make_app(manager))
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
     own_redis.kill()
     caplog.clear()

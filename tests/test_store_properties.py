@@ -81,7 +81,7 @@ async def check(db: Database, state: Any, ops: list[Op]) -> None:
     await db.destroy(sid)
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis", "cluster"])
 def test_stores_apply_operations_like_the_reference(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -92,9 +92,8 @@ def test_stores_apply_operations_like_the_reference(
     elif kind == "sqlite":
         db = SQLiteDatabase(str(tmp_path / "props.db"))
     else:
-        db = RedisDatabase(
-            request.getfixturevalue("redis_url"), prefix=f"props{uuid.uuid4().hex[:8]}:"
-        )
+        url = request.getfixturevalue("redis_url" if kind == "redis" else "cluster_url")
+        db = RedisDatabase(url, prefix=f"props{uuid.uuid4().hex[:8]}:")
 
     @settings(
         max_examples=150,

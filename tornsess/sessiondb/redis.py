@@ -4,14 +4,18 @@ uses the same server, on redis-py's asyncio client."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 try:
+    import redis
     import redis.asyncio as aioredis
-    from redis.exceptions import RedisError, ResponseError
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+    from redis.exceptions import AskError, RedisClusterException, RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("RedisDatabase needs redis-py: pip install 'tornsess[redis]'") from exc
 
@@ -23,6 +27,14 @@ from ..ids import is_valid_id, store_key
 __all__ = ["RedisDatabase"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("tornsess")
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+_CLUSTER_HINT = (
+    "use RedisDatabase('redis+cluster://HOST:PORT[,HOST:PORT...]') or "
+    "RedisDatabase(url, cluster=True)"
+)
 
 # Hash fields: "v:<key>" values, "i:<key>" immutable marks, "f:<key>" flashes,
 # "_c" created, "_a" last access, "_d" deadline, "_e" expires_at ("" = none).
@@ -143,32 +155,53 @@ def _opt(value: str) -> float | None:
 
 
 class RedisDatabase:
-    """Sessions in Redis: one hash per session under
+    """Sessions in Redis or a Redis Cluster: one hash per session under
     ``<prefix>{<sha256 of the id>}`` (the braces are a Redis Cluster hash tag,
     so everything of a session lives in one slot).
 
-    Give either *url* (``redis://host:port/db``) or a ready *client*
-    (``redis.asyncio.Redis``). Loading is one ``HGETALL``; a commit is one Lua
-    script run by its SHA, which applies the request's operations atomically,
-    only if the session still exists, with increments added in Redis. The
-    key's TTL is the earlier of the absolute deadline and the idle timeout
-    (and never more than 400 days); the idle refresh is a ``PEXPIREAT`` plus
-    one field, never a rewrite of the data.
+    Give either *url* or a ready *client*:
 
-    Every call is bounded by *timeout* seconds; a failed or timed-out call
-    raises :class:`tornsess.StoreUnavailable` (a 503 for the request), and the
-    client reconnects by itself when Redis is back.
+    - ``redis://[:password@]host:port/db``, ``rediss://...`` (TLS) or
+      ``unix:///path/to/socket``: one Redis server (with its replicas behind
+      it, if any).
+    - ``redis+cluster://[:password@]host:port[,host:port...]`` (or
+      ``rediss+cluster://``): a Redis Cluster, found from any of the listed
+      nodes. ``cluster=True`` with a ``redis://`` URL means the same.
+    - *client*: a :class:`redis.asyncio.client.Redis` or a
+      :class:`redis.asyncio.cluster.RedisCluster`.
+
+    A URL that names one node of a cluster without the cluster form is
+    refused at construction (the store asks the server, if it answers), since
+    most requests would fail with ``MOVED``.
+
+    Loading is one ``HGETALL``; a commit is one Lua script run by its SHA,
+    which applies the request's operations atomically, only if the session
+    still exists, with increments added in Redis. The key's TTL is the
+    earlier of the absolute deadline and the idle timeout (and never more than
+    400 days); the idle refresh is a ``PEXPIREAT`` plus one field, never a
+    rewrite of the data. On a cluster, ``regenerate`` copies the session to
+    its new key and deletes the old one (the two keys are in different slots,
+    which no single command spans), and ``destroy_all`` scans every master.
+
+    Every call is bounded by *timeout* seconds; a failed or timed-out call,
+    whatever the client raises, becomes :class:`tornsess.StoreUnavailable` (a
+    503 for the request), and the client reconnects by itself when Redis is
+    back.
 
     Redis expires keys itself and does not know the session ids (only their
     hashes), so ``on_destroy`` callbacks do not run for sessions that Redis
     expires; they do run for destroys made through the manager.
+
+    :raises tornsess.ConfigError: neither or both of *url* and *client*, a
+        URL redis-py cannot parse, or a cluster node behind a plain URL.
     """
 
     def __init__(
         self,
         url: str | None = None,
         *,
-        client: aioredis.Redis | None = None,
+        client: aioredis.Redis | RedisCluster | None = None,
+        cluster: bool = False,
         prefix: str = "tornsess:",
         timeout: float = 2.0,
     ) -> None:
@@ -180,25 +213,26 @@ class RedisDatabase:
             raise ConfigError("prefix", "must be a str")
         if client is None:
             assert url is not None
-            try:
-                client = aioredis.Redis.from_url(
-                    url,
-                    socket_timeout=timeout,
-                    socket_connect_timeout=timeout,
-                    health_check_interval=30,
-                )
-            except ValueError as exc:
-                raise ConfigError("url", str(exc)) from None
+            client, cluster = _client_from_url(url, cluster, timeout)
             self._owns_client = True
         else:
+            cluster = isinstance(client, RedisCluster)
             self._owns_client = False
-        self.client = client
+        self.client: Any = client
+        self.cluster = cluster
         self.prefix = prefix
         self.timeout = timeout
         self._create = client.register_script(_CREATE)
         self._touch = client.register_script(_TOUCH)
         self._commit = client.register_script(_COMMIT)
-        self._cross_slot = False
+        # On a cluster, a session's old and new keys are in different slots.
+        self._cross_slot = cluster
+        # redis-py's asyncio RedisCluster breaks when many coroutines make its
+        # first calls at once (each starts the topology discovery; connections
+        # are closed under the others: AttributeError on a None writer), so
+        # the first call discovers the topology alone.
+        self._ready = not cluster
+        self._ready_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"RedisDatabase(prefix={self.prefix!r})"
@@ -207,18 +241,49 @@ class RedisDatabase:
         """The Redis key of a session."""
         return f"{self.prefix}{{{store_key(session_id)}}}"
 
-    async def _run(self, call: Awaitable[T], *, keep: type[Exception] | None = None) -> T:
+    async def _run(
+        self,
+        call: Awaitable[T],
+        *,
+        keep: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+    ) -> T:
         """Await one Redis call within the timeout; failures become
         StoreUnavailable, except those of type *keep*, which the caller
         interprets."""
+        if not self._ready:
+            await self._discover(call)
         try:
             return await asyncio.wait_for(call, self.timeout)
         except asyncio.TimeoutError:
             raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             if keep is not None and isinstance(exc, keep):
                 raise
-            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+            raise self._unavailable(exc) from None
+
+    async def _discover(self, call: Awaitable[Any]) -> None:
+        """Discover the cluster's topology once, before the first call."""
+        if self._ready_lock is None:
+            self._ready_lock = asyncio.Lock()
+        try:
+            async with self._ready_lock:
+                if not self._ready:
+                    await asyncio.wait_for(self.client.initialize(), self.timeout)
+                    self._ready = True
+        except asyncio.TimeoutError:
+            _discard(call)
+            raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
+        except (RedisError, RedisClusterException, OSError) as exc:
+            _discard(call)
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        if isinstance(exc, AskError) and not self.cluster:
+            return StoreUnavailable(
+                f"redis: {type(exc).__name__}: {exc}: the server is a Redis Cluster "
+                f"node; {_CLUSTER_HINT}"
+            )
+        return StoreUnavailable(f"redis: {type(exc).__name__}: {exc}")
 
     @staticmethod
     def _pexpireat(expires_at: float | None) -> int:
@@ -326,13 +391,18 @@ class RedisDatabase:
         old, new = self.key(old_id), self.key(new_id)
         if not self._cross_slot:
             try:
-                return bool(await self._run(self.client.renamenx(old, new), keep=ResponseError))
-            except ResponseError as exc:
+                return bool(
+                    await self._run(
+                        self.client.renamenx(old, new),
+                        keep=(ResponseError, RedisClusterException),
+                    )
+                )
+            except (ResponseError, RedisClusterException) as exc:
                 message = str(exc).lower()
                 if "no such key" in message:
                     raise SessionInterrupted("the session was destroyed or expired") from None
-                if "crossslot" not in message:
-                    raise StoreUnavailable(f"redis: {exc}") from None
+                if "crossslot" not in message and "same key slot" not in message:
+                    raise self._unavailable(exc) from None
                 self._cross_slot = True
         return await self._copy_rename(old, new)
 
@@ -363,8 +433,8 @@ class RedisDatabase:
 
     async def destroy_all(self) -> list[str]:
         """Delete every key under the prefix with ``SCAN`` (never ``KEYS``);
-        glob characters in the prefix are escaped. Returns ``[]``: Redis holds
-        only hashes of the ids."""
+        glob characters in the prefix are escaped; on a cluster, every master
+        is scanned. Returns ``[]``: Redis holds only hashes of the ids."""
         pattern = _GLOB.sub(r"\\\1", self.prefix) + "{*}"
 
         async def run() -> None:
@@ -377,13 +447,69 @@ class RedisDatabase:
             if batch:
                 await self.client.unlink(*batch)
 
-        try:
-            await run()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        await self._run(run())
         return []
 
     async def close(self) -> None:
         """Close the connection pool if this store created the client."""
         if self._owns_client:
             await self.client.aclose()
+
+
+def _discard(call: Awaitable[Any]) -> None:
+    """Close a call that will not be awaited (no "never awaited" warning)."""
+    close = getattr(call, "close", None)
+    if close is not None:
+        close()
+
+
+def _client_from_url(url: str, cluster: bool, timeout: float) -> tuple[Any, bool]:
+    """The client a URL names, and whether it is a cluster client."""
+    if not isinstance(url, str):
+        raise ConfigError("url", f"must be a str, got {type(url).__name__}")
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    parts = urlsplit(url)
+    scheme = CLUSTER_SCHEMES.get(parts.scheme)
+    try:
+        if scheme is None and not cluster:
+            _refuse_cluster_node(url, timeout)
+            return aioredis.Redis.from_url(url, health_check_interval=30, **options), False
+        if scheme is None and parts.scheme not in ("redis", "rediss"):
+            raise ConfigError("url", f"a cluster needs a redis:// or rediss:// URL, got {url!r}")
+        netloc = parts.netloc
+        credentials, _, hosts = netloc.rpartition("@")
+        nodes = [node for node in hosts.split(",") if node]
+        if not nodes:
+            raise ConfigError("url", f"no cluster node in {url!r}")
+        first = (credentials + "@" if credentials else "") + nodes[0]
+        single = urlunsplit((scheme or parts.scheme, first, parts.path, parts.query, ""))
+        startup = [ClusterNode(*_host_port(node)) for node in nodes[1:]]
+        return RedisCluster.from_url(single, startup_nodes=startup or None, **options), True
+    except ValueError as exc:
+        raise ConfigError("url", str(exc)) from None
+
+
+def _host_port(node: str) -> tuple[str, int]:
+    host, _, port = node.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError("url", f"a cluster node must be HOST:PORT, got {node!r}")
+    return host.strip("[]"), int(port)
+
+
+def _refuse_cluster_node(url: str, timeout: float) -> None:
+    """Ask the server behind a plain URL whether it is a cluster node; raise
+    ConfigError if it is. A server that does not answer is not judged (it
+    may be down at start-up; requests then get 503 until it is back)."""
+    probe = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        info = probe.info("cluster")
+    except (RedisError, OSError) as exc:
+        log.debug("tornsess: could not ask %s whether it is a cluster node: %s", url, exc)
+        return
+    finally:
+        probe.close()
+    if info.get("cluster_enabled") in (1, "1"):
+        raise ConfigError("url", f"{url} is a Redis Cluster node; {_CLUSTER_HINT}")

@@ -1,0 +1,183 @@
+"""Redis Cluster as a first-class store: URL forms, start-up detection of a
+cluster node behind a plain URL, regenerate across slots, destroy_all on
+every master, the key layout, and a master that dies. The conformance suite
+(values, flashes, immutables, increments, expiry, regenerate, destroy) runs
+against the same real cluster through the ``cluster`` store kind."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+from tests.apps import make_app
+from tests.helpers import Browser, OwnCluster
+from tornsess import ConfigError, Record, Sessions
+from tornsess.ids import new_id, store_key
+from tornsess.sessiondb import RedisDatabase
+
+COOKIE = "tornsessid"
+
+
+def test_cluster_url_forms(redis_cluster: OwnCluster) -> None:
+    every = RedisDatabase(redis_cluster.url)
+    one = RedisDatabase(f"redis+cluster://127.0.0.1:{redis_cluster.ports[1]}")
+    flag = RedisDatabase(f"redis://127.0.0.1:{redis_cluster.ports[2]}/0", cluster=True)
+    for db in (every, one, flag):
+        assert db.cluster is True
+        assert isinstance(db.client, RedisCluster)
+    with pytest.raises(ConfigError):
+        RedisDatabase("redis+cluster://")
+    with pytest.raises(ConfigError):
+        RedisDatabase("redis+cluster://127.0.0.1:1,not-a-node")
+
+
+def test_a_cluster_node_behind_a_plain_url_is_refused(redis_cluster: OwnCluster) -> None:
+    with pytest.raises(ConfigError) as info:
+        RedisDatabase(f"redis://127.0.0.1:{redis_cluster.ports[0]}/0")
+    assert info.value.field == "url"
+    assert "redis+cluster://" in str(info.value) and "cluster=True" in str(info.value)
+
+
+def test_a_plain_server_is_not_taken_for_a_cluster(redis_url: str) -> None:
+    assert RedisDatabase(redis_url).cluster is False
+
+
+@pytest.mark.gen_test
+async def test_regenerate_maps_the_cluster_client_error_to_the_copy_fallback(
+    serve: Callable[..., Browser], redis_cluster: OwnCluster
+) -> None:
+    client = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", redis_cluster.ports[0])])
+    db = RedisDatabase(client=client, prefix="regen:")
+    assert db.cluster is True
+    # Force the RENAMENX attempt: redis-py's cluster client refuses it itself
+    # with RedisClusterException, which must lead to the copy, not a 500.
+    db._cross_slot = False
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    old = (await browser.get("/set?key=user&value=alice")).json()["id"]
+    response = await browser.get("/regenerate")
+    assert response.code == 200
+    body = response.json()
+    assert body["old"] == old and body["new"] != old
+    assert body["values"] == {"user": "alice"}
+    assert not await db.exists(old)
+    assert await db.exists(body["new"])
+    await client.aclose()
+
+
+@pytest.mark.gen_test
+async def test_a_session_lives_in_one_key_and_one_slot(
+    serve: Callable[..., Browser], redis_cluster: OwnCluster
+) -> None:
+    db = RedisDatabase(redis_cluster.url, prefix="slot:")
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    sid = (await browser.post("/set", {"a": 1, "b": [1, 2]})).json()["id"]
+    await browser.post("/flash/set", {"notice": "hi"})
+    keys = [key async for key in db.client.scan_iter(match="slot:*")]
+    assert keys == [f"slot:{{{store_key(sid)}}}".encode()]
+    fields = await db.client.hgetall(keys[0])
+    assert {b"v:a", b"v:b", b"f:notice", b"_c", b"_a"} <= set(fields)
+    assert db.client.keyslot(keys[0]) == db.client.keyslot(store_key(sid))
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_destroy_all_covers_every_master(redis_cluster: OwnCluster) -> None:
+    db = RedisDatabase(redis_cluster.url, prefix="every:")
+    record = Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None)
+    masters = [aioredis.Redis(host="127.0.0.1", port=port) for port in redis_cluster.ports]
+
+    async def per_master() -> list[int]:
+        counts = []
+        for master in masters:
+            counts.append(len([key async for key in master.scan_iter(match="every:*")]))
+        return counts
+
+    for _ in range(60):
+        assert await db.create(new_id(), record)
+    counts = await per_master()
+    assert all(count > 0 for count in counts), counts
+    await db.destroy_all()
+    assert await per_master() == [0, 0, 0]
+    for master in masters:
+        await master.aclose()
+    await db.close()
+
+
+@pytest.fixture
+def spare_cluster(tmp_path: Path) -> Iterator[OwnCluster]:
+    """A cluster of this test alone, since the test kills one of its masters."""
+    cluster = OwnCluster(tmp_path)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_dead_master_gives_503_and_the_cluster_recovers_without_an_app_restart(
+    serve: Callable[..., Browser], spare_cluster: OwnCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = RedisDatabase(spare_cluster.url, timeout=1.0)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    clients = [browser.fork() for _ in range(8)]
+    for n, client in enumerate(clients):
+        client.jar.clear()
+        assert (await client.get(f"/set?key=n&value={n}")).code == 200
+    spare_cluster.kill(1)
+    statuses: list[int] = []
+    for _ in range(2):
+        for client in clients:
+            response = await client.get("/incr?key=k")
+            statuses.append(response.code)
+            assert response.code in (200, 503)
+            if response.code == 503:
+                assert response.headers["Retry-After"] == "5"
+                assert "Set-Cookie" not in response.headers
+        await asyncio.sleep(1.5)  # past the node timeout: the cluster state fails
+    assert 503 in statuses
+    assert (await browser.get("/nosession")).code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    spare_cluster.start(1)
+    spare_cluster.wait_ok()
+    results: list[Any] = []
+    for _ in range(100):  # the client finds the node again by itself
+        results = [await client.get("/get") for client in clients]
+        if all(r.code == 200 for r in results):
+            break
+        await asyncio.sleep(0.2)
+    assert [r.code for r in results] == [200] * len(clients)
+    # Sessions on the surviving masters kept their data; those on the
+    # restarted one (no persistence) are fresh sessions, never a 500.
+    kept = [r for r in results if not r.json()["is_new"]]
+    assert kept and all(set(r.json()["values"]) >= {"n"} for r in kept)
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_many_first_calls_at_once(redis_cluster: OwnCluster) -> None:
+    # redis-py's asyncio cluster client fails (AttributeError on a closed
+    # writer) when its very first calls run concurrently; the store
+    # discovers the topology once before them.
+    db = RedisDatabase(redis_cluster.url, prefix="first:")
+    record = Record({}, frozenset(), {}, 1.0, 1.0, None, None)
+
+    async def one() -> None:
+        sid = new_id()
+        assert await db.create(sid, record)
+        for _ in range(10):
+            assert await db.load(sid) is not None
+            await db.commit(sid, [], 2.0, None, None)
+
+    await asyncio.gather(*(one() for _ in range(32)))
+    await db.close()

@@ -1,0 +1,125 @@
+"""Two Tornado server processes, real subprocesses on free loopback ports,
+sharing one redis-server (and, for the cluster, one Redis Cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.helpers import AppProcess, Browser
+from tornsess.ids import store_key
+
+COOKIE = "tornsessid"
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def two_processes(request: pytest.FixtureRequest) -> Iterator[tuple[AppProcess, AppProcess]]:
+    url = request.getfixturevalue("redis_url" if request.param == "redis" else "cluster_url")
+    prefix = f"mp{time.monotonic_ns()}:"
+    a = AppProcess(url, f"--prefix={prefix}")
+    try:
+        b = AppProcess(url, f"--prefix={prefix}")
+    except BaseException:
+        a.stop()
+        raise
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def pair(a: AppProcess, b: AppProcess) -> tuple[Browser, Browser]:
+    """One browser's cookie jar, used against both processes."""
+    on_a, on_b = a.browser(), b.browser()
+    on_b.jar = on_a.jar
+    return on_a, on_b
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_two_processes_share_sessions(two_processes: tuple[AppProcess, AppProcess]) -> None:
+    a, b = two_processes
+    on_a, on_b = pair(a, b)
+
+    # A login on A is seen on B; a value set on B is read on A.
+    login = await on_a.get("/set?key=user&value=alice")
+    sid = login.json()["id"]
+    seen = (await on_b.get("/get")).json()
+    assert seen["id"] == sid and seen["values"] == {"user": "alice"}
+    await on_b.get("/set?key=cart&value=3-apples")
+    assert (await on_a.get("/get")).json()["values"] == {"user": "alice", "cart": "3-apples"}
+
+    # A flash set on A is read once on B, then gone on A.
+    await on_a.post("/flash/set", {"notice": "saved"})
+    assert (await on_b.get("/flash/get?key=notice")).json()[:2] == ["saved", "saved"]
+    assert (await on_a.get("/flash/has")).json() is False
+
+    # update_expiration on A changes the lifetime B sees (and Redis holds).
+    await on_a.get("/update?expires=100")
+    info = (await on_b.get("/info")).json()
+    assert info["id"] == sid
+    assert 90 < info["expires_at"] - time.time() <= 100
+
+    # regenerate on A kills the old id on B.
+    new = (await on_a.get("/regenerate")).json()["new"]
+    assert new != sid
+    old_on_b = (await on_b.get("/get", cookie=f"{COOKIE}={sid}", keep=False)).json()
+    assert old_on_b["is_new"] is True and old_on_b["values"] == {}
+    assert (await on_b.get("/get")).json()["values"]["user"] == "alice"
+
+    # A destroy on B is seen on A.
+    await on_b.get("/destroy")
+    after = (await on_a.get("/get", cookie=f"{COOKIE}={new}", keep=False)).json()
+    assert after["is_new"] is True
+
+    # destroy_all on A logs out the sessions created on B.
+    others = [b.browser() for _ in range(3)]
+    for browser in others:
+        await browser.get("/set?key=user&value=bob")
+    await a.browser().get("/destroy-all")
+    for browser in others:
+        assert (await browser.get("/get")).json()["is_new"] is True
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_increments_spread_over_two_processes_add_up(
+    two_processes: tuple[AppProcess, AppProcess],
+) -> None:
+    a, b = two_processes
+    on_a, _ = pair(a, b)
+    await on_a.get("/set?key=owner&value=alice")
+    cookie = f"{COOKIE}={on_a.jar[COOKIE]}"
+
+    async def client(number: int) -> None:
+        targets = [a.browser(), b.browser()]
+        for i in range(50):
+            response = await targets[(number + i) % 2].get("/incr?key=n", cookie=cookie)
+            assert response.code == 200
+
+    await asyncio.gather(*(client(n) for n in range(8)))
+    assert (await b.browser().get("/get", cookie=cookie)).json()["values"]["n"] == 400
+    assert (await a.browser().get("/get", cookie=cookie)).json()["values"]["n"] == 400
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_ttl_set_on_one_process_is_the_redis_ttl(redis_url: str) -> None:
+    prefix = f"ttl{time.monotonic_ns()}:"
+    a, b = AppProcess(redis_url, f"--prefix={prefix}"), AppProcess(redis_url, f"--prefix={prefix}")
+    client: Any = aioredis.Redis.from_url(redis_url)
+    try:
+        on_a, on_b = pair(a, b)
+        sid = (await on_a.get("/set?key=a&value=b")).json()["id"]
+        await on_a.get("/update?expires=300")
+        ttl = await client.pttl(f"{prefix}{{{store_key(sid)}}}")
+        assert 290_000 < ttl <= 300_000
+        seen = (await on_b.get("/info")).json()["expires_at"]
+        assert abs(seen - (time.time() + ttl / 1000)) < 5
+    finally:
+        a.stop()
+        b.stop()
+        await client.aclose()
