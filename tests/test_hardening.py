@@ -10,6 +10,7 @@ import logging
 import pickle
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ async def stored_sessions(db: Database) -> int:
     if isinstance(db, MemoryDatabase):
         return len(db)
     if isinstance(db, SQLiteDatabase):
-        with sqlite3.connect(db.path) as conn:
+        with closing(sqlite3.connect(db.path)) as conn, conn:
             return int(conn.execute("SELECT COUNT(*) FROM tornsess_sessions").fetchone()[0])
     assert isinstance(db, RedisDatabase)
     return len(await db.client.keys(db.prefix + "*"))
@@ -253,14 +254,14 @@ async def test_sqlite_unreadable_row_is_a_fresh_session_and_removed(
     manager.use_database(db)
     browser = serve(make_app(manager))
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
-    with sqlite3.connect(db.path) as conn:
+    with closing(sqlite3.connect(db.path)) as conn, conn:
         conn.execute("UPDATE tornsess_sessions SET data = ?", (data,))
     for _ in range(2):  # not a 500 on this request, nor on any later one
         response = await browser.get("/get", cookie=f"{COOKIE}={sid}")
         assert response.code == 200
         assert response.json()["is_new"] is True
         assert response.json()["id"] != sid
-    with sqlite3.connect(db.path) as conn:
+    with closing(sqlite3.connect(db.path)) as conn, conn:
         assert conn.execute("SELECT COUNT(*) FROM tornsess_sessions").fetchone()[0] == 0
     assert not PWNED
     assert any("unreadable SQLite session row" in r.getMessage() for r in caplog.records)
@@ -276,7 +277,7 @@ async def test_sqlite_corrupt_values_are_ignored_and_logged(
     manager.use_database(db)
     browser = serve(make_app(manager))
     sid = (await browser.post("/set", {"a": "kept", "b": "x", "c": "y"})).json()["id"]
-    with sqlite3.connect(db.path) as conn:
+    with closing(sqlite3.connect(db.path)) as conn, conn:
         data = json.loads(conn.execute("SELECT data FROM tornsess_sessions").fetchone()[0])
         data["v"]["b"] = 5  # not codec text
         data["v"]["c"] = "garbage that is no codec value"
@@ -302,7 +303,7 @@ async def test_sqlite_unreadable_times_are_a_fresh_session(
     manager.use_database(db)
     browser = serve(make_app(manager))
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
-    with sqlite3.connect(db.path) as conn:
+    with closing(sqlite3.connect(db.path)) as conn, conn:
         conn.execute("UPDATE tornsess_sessions SET created = 'yesterday'")
     response = await browser.get("/get", cookie=f"{COOKIE}={sid}")
     assert response.code == 200 and response.json()["is_new"] is True

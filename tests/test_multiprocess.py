@@ -4,14 +4,18 @@ sharing one redis-server (and, for the cluster, one Redis Cluster)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from tests.helpers import AppProcess, Browser
+from tests.helpers import AppProcess, Browser, OwnRedis, free_port
 from tornsess.ids import store_key
 
 COOKIE = "tornsessid"
@@ -123,3 +127,49 @@ async def test_ttl_set_on_one_process_is_the_redis_ttl(redis_url: str) -> None:
         a.stop()
         b.stop()
         await client.aclose()
+
+
+def _demo(port: int, store: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "demo.py", f"--port={port}", "--encoder=signed", f"--store={store}"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    assert proc.stdout is not None
+    for _ in range(20):
+        line = proc.stdout.readline()
+        assert line, "demo.py exited"
+        if b"secret cake" in line:
+            return proc
+    raise AssertionError("demo.py printed no walkthrough")
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_the_deployment_recipe(own_redis: OwnRedis) -> None:
+    """docs/deployment.rst: two demo processes, one Redis, one secret."""
+    key = subprocess.run(
+        [sys.executable, "-m", "tornsess", "keygen"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    env = {**os.environ, "TORNSESS_SECRET": key}
+    ports = [free_port(), free_port()]
+    procs = [_demo(port, own_redis.url, env) for port in ports]
+    try:
+        first = Browser(f"http://127.0.0.1:{ports[0]}")
+        second = Browser(f"http://127.0.0.1:{ports[1]}")
+        second.jar = first.jar
+        assert (await first.get("/login")).text == "You are logged in.\n"
+        assert (await second.get("/secret")).text == "The cake is a lie!\n"
+        assert (await second.get("/logout")).text == "You are logged out.\n"
+        assert (await first.get("/secret")).text == "Forbidden\n"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+            if proc.stdout is not None:
+                proc.stdout.close()
