@@ -25,10 +25,10 @@ from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from .errors import SessionInterrupted, StoreUnavailable
-from .session import Session, _Status
 
 if TYPE_CHECKING:
     from .manager import Sessions
+    from .session import Session
 
 __all__ = ["FailureLog", "RequestState", "install", "state_of"]
 
@@ -151,7 +151,7 @@ def store_failed(handler: RequestHandler, exc: StoreUnavailable) -> None:
         state.failed = True
 
 
-def conflict(handler: RequestHandler, session: Session, exc: SessionInterrupted) -> None:
+def conflict(handler: RequestHandler, cookie: str, exc: SessionInterrupted) -> None:
     """The session was destroyed by a concurrent request (or earlier in this
     one) before this request's changes were stored: log it once, and drop any
     cookie this request set for it, so the winner's cookie stands."""
@@ -163,7 +163,7 @@ def conflict(handler: RequestHandler, session: Session, exc: SessionInterrupted)
             handler.request.path,
             exc,
         )
-    _drop_cookie(handler, session._manager.config.cookie)
+    _drop_cookie(handler, cookie)
 
 
 def _drop_cookie(handler: RequestHandler, name: str) -> None:
@@ -187,9 +187,9 @@ def _error_raised(handler: RequestHandler, state: RequestState) -> None:
     if isinstance(exc, StoreUnavailable):
         state.failed = True
     elif isinstance(exc, SessionInterrupted):
-        for session in state.sessions.values():
-            if session._status is _Status.DESTROYED:
-                conflict(handler, session, exc)
+        for manager, session in state.sessions.items():
+            if not session._live():
+                conflict(handler, manager.config.cookie, exc)
         handler.set_header("Cache-Control", "no-store")
 
 
@@ -246,7 +246,7 @@ async def commit_all(handler: RequestHandler, state: RequestState) -> None:
     """
     lost: SessionInterrupted | None = None
     for manager, session in list(state.sessions.items()):
-        session._sealed = True
+        session._seal()
         try:
             await manager._guard(session, manager._commit(session))
         except SessionInterrupted as exc:

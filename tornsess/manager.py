@@ -18,7 +18,6 @@ from .cookie import (
     MAX_COOKIE_VALUE,
     CookieAttributes,
     CookieOption,
-    browser_max_age,
     registrable_domain,
     request_cookie_values,
 )
@@ -34,7 +33,7 @@ from .errors import (
 )
 from .ids import is_valid_id, new_id
 from .lifecycle import FailureLog
-from .session import Session, _Status
+from .session import Session
 
 __all__ = ["Sessions", "DestroyCallback"]
 
@@ -170,7 +169,7 @@ class Sessions:
         if state is None:
             return None
         session = state.sessions.get(self)
-        if session is None or session._status is _Status.DESTROYED:
+        if session is None or not session._live():
             return None
         return session
 
@@ -192,9 +191,8 @@ class Sessions:
             state = lifecycle.install(handler)
         else:
             current = state.sessions.get(self)
-            if current is not None and current._status is not _Status.DESTROYED:
-                if options:
-                    current._options = current._options + options
+            if current is not None and current._live():
+                current._add_options(options)
                 return current
         try:
             session = await self._open(handler, options)
@@ -231,7 +229,8 @@ class Sessions:
         if len(found) == 1:
             sid, record, stale = found[0]
             session = Session(self, handler, sid, record, options, now)
-            session._cookie_dirty = stale
+            if stale:
+                session._reissue_cookie()
             return session
         if found:
             log.info(
@@ -297,7 +296,7 @@ class Sessions:
         session = self.get(handler)
         if session is None:
             session = await self.start(handler)
-        had_cookie = session._read_cookie or session._status is _Status.STORED
+        had_cookie = session._came_with_cookie()
         await self._guard(session, self._destroy_session(session))
         if had_cookie or request_cookie_values(handler.request, self._config.cookie):
             attrs = self._attributes(handler, session, time.time())
@@ -314,17 +313,14 @@ class Sessions:
                 handler.request.cookies.pop(self._config.cookie, None)
 
     async def _destroy_session(self, session: Session) -> None:
-        status = session._status
-        if status is _Status.DESTROYED:
+        if not session._live():
             return
-        if status is _Status.STORED:
+        if session._stored():
             existed = await self._db.destroy(session.id)
             self._answered()
             if existed:
                 self._fire_destroy(session.id)
-        session._status = _Status.DESTROYED
-        session._ops = []
-        session._cookie_dirty = False
+        session._mark_destroyed()
 
     async def destroy_by_id(self, session_id: str) -> bool:
         """Destroy the session with this id, wherever its client is; return
@@ -383,18 +379,12 @@ class Sessions:
         session = self.get(handler)
         if session is None:
             session = await self.start(handler, *options)
-        if session._status is _Status.NEW and not (
-            session._values or session._flashes or self._save_new
-        ):
+        if not (session._stored() or session._holds_data() or self._save_new):
             raise SessionNotFound(
                 "the request has no stored session, and its new one holds no data"
             )
-        if options:
-            session._options = session._options + options
-        session._lifetime = seconds
-        session._deadline = time.time() + seconds if seconds > 0 else None
-        session._meta_dirty = True
-        session._cookie_dirty = True
+        session._add_options(options)
+        session._set_lifetime(seconds, time.time())
 
     async def shift_expiration(self, handler: RequestHandler, *options: CookieOption) -> None:
         """:meth:`update_expiration` with the configured ``expires``."""
@@ -406,7 +396,7 @@ class Sessions:
         idle = self._idle
         if idle is None:
             return False
-        return (now or time.time()) - session._accessed >= idle / 10
+        return session._idle_since(now or time.time()) >= idle / 10
 
     def _expires_at(self, deadline: float | None, accessed: float) -> float | None:
         if self._idle is None:
@@ -415,66 +405,56 @@ class Sessions:
         return idle_end if deadline is None else min(deadline, idle_end)
 
     async def _commit(self, session: Session) -> None:
-        status = session._status
-        if status is _Status.DESTROYED:
+        """Store the session's changes (one store call) and send its cookie
+        if it must be sent."""
+        if not session._live():
             return
-        handler = session._handler
+        handler = session.handler
         now = time.time()
-        if status is _Status.NEW:
+        if not session._stored():
             if not session._pending():
                 return
-            while not await self._db.create(
-                session.id,
-                session._initial_record(now, self._expires_at(session._deadline, now)),
-            ):
-                session._id = await self._new_id(handler)
+            sid = session.id
+            record = session._first_record(now, self._expires_at(session._deadline_at(), now))
+            while not await self._db.create(sid, record):
+                sid = await self._new_id(handler)
             self._answered()
-            session._status = _Status.STORED
-            session._cookie_dirty = True
+            session._mark_stored(sid)
         else:
-            ops = session._take_ops()
+            ops, times = session._take_changes()
+            deadline = session._deadline_at()
             try:
-                if ops or session._meta_dirty:
+                if ops or times:
                     await self._db.commit(
-                        session.id,
-                        ops,
-                        now,
-                        session._deadline,
-                        self._expires_at(session._deadline, now),
+                        session.id, ops, now, deadline, self._expires_at(deadline, now)
                     )
                     self._answered()
                 elif self._touch_due(session, now):
-                    touched = await self._db.touch(
-                        session.id, now, self._expires_at(session._deadline, now)
-                    )
+                    touched = await self._db.touch(session.id, now, self._expires_at(deadline, now))
                     self._answered()
                     if not touched:
                         raise SessionInterrupted("the session was destroyed or expired")
             except SessionInterrupted:
-                session._status = _Status.DESTROYED
+                session._mark_destroyed()
                 raise
             except BaseException:
-                session._ops[:0] = ops
+                session._restore_changes(ops)
                 raise
-        session._accessed = now
-        session._meta_dirty = False
-        if session._cookie_dirty:
+        if session._committed(now):
             self._write_cookie(handler, session, now)
-            session._cookie_dirty = False
 
     async def _regenerate(self, session: Session) -> None:
-        handler = session._handler
+        handler = session.handler
         new = await self._new_id(handler)
-        if session._status is _Status.STORED:
+        if session._stored():
             try:
                 while not await self._db.rename(session.id, new):
                     new = await self._new_id(handler)
                 self._answered()
             except SessionInterrupted:
-                session._status = _Status.DESTROYED
+                session._mark_destroyed()
                 raise
-        session._id = new
-        session._cookie_dirty = True
+        session._renamed(new)
 
     # -- cookies ------------------------------------------------------------
 
@@ -482,10 +462,6 @@ class Sessions:
         self, handler: RequestHandler, session: Session, now: float
     ) -> CookieAttributes:
         config = self._config
-        if session._deadline is not None:
-            max_age = browser_max_age(max(session._deadline - now, 1.0))
-        else:
-            max_age = browser_max_age(min(session._lifetime, 0.0))
         attrs = CookieAttributes(
             path=config.path,
             domain=None
@@ -496,9 +472,9 @@ class Sessions:
             or config.cookie.startswith(("__Host-", "__Secure-")),
             http_only=config.http_only,
             same_site=config.same_site,
-            max_age=max_age,
+            max_age=session._cookie_max_age(now),
         )
-        for option in session._options:
+        for option in session._cookie_options():
             option(attrs)
         return attrs
 
@@ -552,9 +528,9 @@ class Sessions:
         try:
             await operation
         except StoreUnavailable as exc:
-            self._store_failed(session._handler, exc)
+            self._store_failed(session.handler, exc)
         except SessionInterrupted as exc:
-            lifecycle.conflict(session._handler, session, exc)
+            lifecycle.conflict(session.handler, self._config.cookie, exc)
             raise
 
 

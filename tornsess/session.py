@@ -113,6 +113,13 @@ class Session:
     Values may be ``None``, bool, int, float, str, bytes, list, tuple, dict
     with str keys, datetime, date, time, Decimal and UUID, nested; ``get``
     returns an equal value of the same type, and a fresh copy each time.
+
+    Internally a session has an explicit status (new: not in the store yet;
+    stored; destroyed) and records its changes as a list of operations. The
+    manager (:mod:`tornsess.manager`) and the request lifecycle
+    (:mod:`tornsess.lifecycle`) work with it only through the small set of
+    methods under "the manager's interface" at the end of this class, never
+    through its attributes.
     """
 
     __slots__ = (
@@ -193,6 +200,11 @@ class Session:
         if session_id is None:  # a new session's id is drawn when first needed
             session_id = self._id = new_id()
         return session_id
+
+    @property
+    def handler(self) -> RequestHandler:
+        """The request handler this session belongs to."""
+        return self._handler
 
     @property
     def is_new(self) -> bool:
@@ -617,7 +629,65 @@ class Session:
         """
         await self._manager._guard(self, self._manager._destroy_session(self))
 
-    # -- manager interface --------------------------------------------------
+    # -- the manager's interface ------------------------------------------------
+    # Used by Sessions and the request lifecycle only; not public API.
+
+    def _live(self) -> bool:
+        """Not destroyed."""
+        return self._status is not _Status.DESTROYED
+
+    def _stored(self) -> bool:
+        """In the store (as of the last load or commit of this request)."""
+        return self._status is _Status.STORED
+
+    def _came_with_cookie(self) -> bool:
+        """The request's cookie named this session, or it was stored since."""
+        return self._read_cookie or self._status is _Status.STORED
+
+    def _holds_data(self) -> bool:
+        """Values or flashes (a new session with neither is never stored)."""
+        return bool(self._values or self._flashes)
+
+    def _add_options(self, options: tuple[CookieOption, ...]) -> None:
+        """Cookie options for this session's cookie, after those given so far."""
+        if options:
+            self._options = self._options + options
+
+    def _cookie_options(self) -> tuple[CookieOption, ...]:
+        return self._options
+
+    def _reissue_cookie(self) -> None:
+        """Send the cookie again with the response (an older key read it)."""
+        self._cookie_dirty = True
+
+    def _set_lifetime(self, seconds: float, now: float) -> None:
+        """A new lifetime from *now* (as ``Config.expires``), stored and sent
+        with the cookie at commit."""
+        self._lifetime = seconds
+        self._deadline = now + seconds if seconds > 0 else None
+        self._meta_dirty = True
+        self._cookie_dirty = True
+
+    def _deadline_at(self) -> float | None:
+        """The absolute end of life (UNIX time), or ``None``."""
+        return self._deadline
+
+    def _cookie_max_age(self, now: float) -> float | None:
+        """The cookie's Max-Age for the session's lifetime (``None``: a
+        browser-session cookie)."""
+        from .cookie import browser_max_age
+
+        if self._deadline is not None:
+            return browser_max_age(max(self._deadline - now, 1.0))
+        return browser_max_age(min(self._lifetime, 0.0))
+
+    def _idle_since(self, now: float) -> float:
+        """Seconds since the store last recorded activity."""
+        return now - self._accessed
+
+    def _seal(self) -> None:
+        """Refuse changes from now on (the response headers go out)."""
+        self._sealed = True
 
     def _pending(self) -> bool:
         """Whether committing would do anything."""
@@ -629,17 +699,10 @@ class Session:
             )
         if self._ops or self._read_flashes or self._meta_dirty or self._cookie_dirty:
             return True
-        return self._manager._idle is not None and self._manager._touch_due(self)
+        return self._manager._touch_due(self)
 
-    def _take_ops(self) -> list[Op]:
-        ops = self._ops
-        if self._read_flashes:
-            ops.extend(Op("flash_delete", key) for key in self._read_flashes)
-            self._read_flashes = None
-        self._ops = []
-        return ops
-
-    def _initial_record(self, now: float, expires_at: float | None) -> Record:
+    def _first_record(self, now: float, expires_at: float | None) -> Record:
+        """The record a new session is created with (its changes are in it)."""
         flashes = self._flashes
         if self._read_flashes:
             flashes = {k: v for k, v in flashes.items() if k not in self._read_flashes}
@@ -654,3 +717,42 @@ class Session:
             self._deadline,
             expires_at,
         )
+
+    def _take_changes(self) -> tuple[list[Op], bool]:
+        """The operations to commit (flashes read in this request included)
+        and whether the times must be written even without operations."""
+        ops = self._ops
+        if self._read_flashes:
+            ops.extend(Op("flash_delete", key) for key in self._read_flashes)
+            self._read_flashes = None
+        self._ops = []
+        return ops, self._meta_dirty
+
+    def _restore_changes(self, ops: list[Op]) -> None:
+        """Put back operations whose commit failed (before any made since)."""
+        self._ops[:0] = ops
+
+    def _mark_stored(self, session_id: str) -> None:
+        """A new session was created in the store under *session_id*."""
+        self._id = session_id
+        self._status = _Status.STORED
+        self._cookie_dirty = True
+
+    def _committed(self, now: float) -> bool:
+        """The changes are stored; return whether the cookie must be sent."""
+        self._accessed = now
+        self._meta_dirty = False
+        send = self._cookie_dirty
+        self._cookie_dirty = False
+        return send
+
+    def _renamed(self, session_id: str) -> None:
+        """The session has a new id (stored under it, if it was stored)."""
+        self._id = session_id
+        self._cookie_dirty = True
+
+    def _mark_destroyed(self) -> None:
+        """Destroyed: nothing more is stored or sent for it."""
+        self._status = _Status.DESTROYED
+        self._ops = []
+        self._cookie_dirty = False
