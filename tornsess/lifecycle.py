@@ -17,18 +17,38 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import MethodType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from .errors import SessionInterrupted, StoreUnavailable
 
-if TYPE_CHECKING:
-    from .manager import Sessions
-    from .session import Session
+
+class Tracked(Protocol):
+    """What the lifecycle needs of a session (a :class:`tornsess.Session`)."""
+
+    def _live(self) -> bool: ...
+
+    def _pending(self) -> bool: ...
+
+    def _seal(self) -> None: ...
+
+
+class Manager(Protocol):
+    """What the lifecycle needs of a manager (a :class:`tornsess.Sessions`).
+    Protocols keep this module free of imports of the manager and the
+    session, which import it."""
+
+    @property
+    def config(self) -> Any: ...
+
+    def _commit(self, session: Any) -> Awaitable[None]: ...
+
+    def _guard(self, session: Any, operation: Awaitable[None]) -> Awaitable[None]: ...
+
 
 __all__ = ["FailureLog", "RequestState", "install", "state_of"]
 
@@ -115,7 +135,7 @@ class RequestState:
     __slots__ = ("sessions", "chain", "finishing", "done", "failed", "finish", "flush")
 
     def __init__(self, handler: RequestHandler) -> None:
-        self.sessions: dict[Sessions, Session] = {}
+        self.sessions: dict[Manager, Tracked] = {}
         self.chain: asyncio.Future[None] | None = None
         self.finishing = False  # finish() was called; the commit runs
         self.done = False  # the real finish() runs or ran

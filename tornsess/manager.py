@@ -8,7 +8,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 from tornado.web import RequestHandler
 
@@ -168,10 +168,15 @@ class Sessions:
         state = lifecycle.state_of(handler)
         if state is None:
             return None
-        session = state.sessions.get(self)
+        session = self._session_in(state)
         if session is None or not session._live():
             return None
         return session
+
+    def _session_in(self, state: lifecycle.RequestState) -> Session | None:
+        """The session this manager started in the request (the lifecycle
+        holds it as a :class:`~tornsess.lifecycle.Tracked`)."""
+        return cast("Session | None", state.sessions.get(self))
 
     async def start(self, handler: RequestHandler, *options: CookieOption) -> Session:
         """The request's session: the one its cookie names, or a fresh one.
@@ -190,7 +195,7 @@ class Sessions:
         if state is None:
             state = lifecycle.install(handler)
         else:
-            current = state.sessions.get(self)
+            current = self._session_in(state)
             if current is not None and current._live():
                 current._add_options(options)
                 return current

@@ -7,9 +7,9 @@ import enum
 import logging
 import math
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 from . import codec
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tornado.web import RequestHandler
 
     from .cookie import CookieOption
-    from .manager import Sessions
 
 __all__ = ["Session"]
 
@@ -59,6 +58,25 @@ def _decode(key: str, text: str) -> Any:
     except ValueError:
         log.warning("tornsess: ignoring corrupt stored value for session key %r", key)
         return _MISSING
+
+
+class Owner(Protocol):
+    """What a session needs of the manager that started it (implemented by
+    :class:`tornsess.Sessions`; a Protocol, so this module does not import
+    the manager, which imports it)."""
+
+    _lifetime: float
+    _save_new: bool
+
+    def _touch_due(self, session: Session, now: float | None = None) -> bool: ...
+
+    def _guard(self, session: Session, operation: Awaitable[None]) -> Awaitable[None]: ...
+
+    def _commit(self, session: Session) -> Awaitable[None]: ...
+
+    def _regenerate(self, session: Session) -> Awaitable[None]: ...
+
+    def _destroy_session(self, session: Session) -> Awaitable[None]: ...
 
 
 class _Status(enum.Enum):
@@ -149,7 +167,7 @@ class Session:
 
     def __init__(
         self,
-        manager: Sessions,
+        manager: Owner,
         handler: RequestHandler,
         session_id: str | None,
         record: Record | None,
