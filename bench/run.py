@@ -1,31 +1,41 @@
 """``make bench``: what a session costs a request, against bare Tornado.
 
-Two measures, side by side in one run: server CPU time (noisy on a shared
-machine) and, where valgrind is installed, the instructions the server
-executes per request, counted by callgrind (repeatable to a fraction of a
-percent).
+For each app (the memory store with the signed and the SecretBox encoder,
+SQLite and Redis with the signed encoder, and Tornado's own signed cookie as
+the peer a Tornado user already has), a server process serves a bare handler
+beside the session handlers, and this process sends keep-alive requests.
+Every figure is a ratio to bare Tornado receiving a Cookie header of the same
+size (no Cookie header for the anonymous request), measured in the same run:
 
-A server process serves a bare handler and session handlers side by side;
-this process sends keep-alive requests (all with the same Cookie header,
-except the anonymous scenario) and reads the server's own CPU time
-before and after each batch, so the client's cost is not counted. Scenarios
-alternate in rounds and the median per-request CPU time is reported, with
-the overhead as a ratio of the bare handler's cost. It also reports the
-memory one small in-memory session takes.
+- **instructions per request**, counted by callgrind in the server process
+  (``callgrind_control`` zeroes and dumps the counters around each batch):
+  the same on every run, whatever else the machine is doing;
+- **wall-clock time per request** seen by the client, the median of
+  interleaved rounds (noisy on a shared machine).
+
+It starts its own ``redis-server`` (on a free loopback port, nothing kept on
+disk), reports the bytes one in-memory session takes among 100,000, and how
+the cost of the expiry sweep grows with the number of live sessions.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import glob
 import http.client
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -33,8 +43,11 @@ sys.path.insert(0, ROOT)
 import tornado.web  # noqa: E402
 
 import tornsess  # noqa: E402
-from tornsess import Record  # noqa: E402
+from tornsess import MemoryDatabase, Record  # noqa: E402
+from tornsess.ids import new_id  # noqa: E402
 from tornsess.keys import generate_key  # noqa: E402
+
+SECRET = generate_key()
 
 
 class Bare(tornado.web.RequestHandler):
@@ -49,7 +62,7 @@ class Cpu(tornado.web.RequestHandler):
 
 class Read(tornsess.SessionMixin, tornado.web.RequestHandler):
     def get(self) -> None:
-        self.finish("ok" if self.session.get("user") else "anon")
+        self.finish("ok" if self.session.get("authenticated") else "anon")
 
 
 class Write(tornsess.SessionMixin, tornado.web.RequestHandler):
@@ -60,12 +73,36 @@ class Write(tornsess.SessionMixin, tornado.web.RequestHandler):
 
 class Login(tornsess.SessionMixin, tornado.web.RequestHandler):
     def get(self) -> None:
-        self.session.set("user", "alice")
+        self.session.set("authenticated", True)
         self.finish("ok")
 
 
-def serve(port: int, encoding: str) -> None:
+class TornadoRead(tornado.web.RequestHandler):
+    """Tornado's own signed cookie: the peer a Tornado user already has."""
+
+    def get(self) -> None:
+        self.finish("ok" if self.get_signed_cookie("session") else "anon")
+
+
+class TornadoWrite(tornado.web.RequestHandler):
+    def get(self) -> None:
+        raw = self.get_signed_cookie("session")
+        count = int(raw) + 1 if raw else 1
+        self.set_signed_cookie("session", str(count), httponly=True, samesite="Lax")
+        self.finish("ok")
+
+
+def serve(port: int, store: str, encoding: str) -> None:
     async def main() -> None:
+        sessions = tornsess.Sessions()
+        if store.startswith("sqlite:"):
+            from tornsess.sessiondb import SQLiteDatabase
+
+            sessions.use_database(SQLiteDatabase(store[len("sqlite:") :]))
+        elif store.startswith("redis://"):
+            from tornsess.sessiondb import RedisDatabase
+
+            sessions.use_database(RedisDatabase(store))
         app = tornado.web.Application(
             [
                 (r"/bare", Bare),
@@ -73,10 +110,14 @@ def serve(port: int, encoding: str) -> None:
                 (r"/read", Read),
                 (r"/write", Write),
                 (r"/login", Login),
+                (r"/tornado-read", TornadoRead),
+                (r"/tornado-write", TornadoWrite),
             ],
-            cookie_secret=generate_key(),
-            sessions={"encoding": encoding},
+            cookie_secret=SECRET,
+            sessions=sessions if encoding == "plain" else {"encoding": encoding},
         )
+        if encoding != "plain":
+            tornsess.sessions_for(app).use_database(sessions.database)
         app.listen(port, "127.0.0.1")
         print("ready", flush=True)
         await asyncio.Event().wait()
@@ -84,53 +125,40 @@ def serve(port: int, encoding: str) -> None:
     asyncio.run(main())
 
 
-def cpu(conn: http.client.HTTPConnection) -> float:
-    conn.request("GET", "/cpu")
-    return float(conn.getresponse().read())
+# -- the client side ---------------------------------------------------------------
 
 
-def batch(conn: http.client.HTTPConnection, path: str, cookie: str, n: int) -> float:
-    headers = {"Cookie": cookie} if cookie else {}
-    before = cpu(conn)
-    for _ in range(n):
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 200, response.status
-    return (cpu(conn) - before) / n
+@dataclass
+class App:
+    """One server configuration and the requests measured against it."""
+
+    name: str
+    store: str
+    encoding: str
+    read: str = "/read"
+    write: str = "/write"
+    login: str = "/login"
+    anonymous: bool = True
 
 
-def memory_per_session(count: int = 10000) -> float:
-    db = tornsess.MemoryDatabase()
-    values = {"user": '"alice"', "role": '"admin"', "visits": "12"}
-
-    async def fill() -> None:
-        for _ in range(count):
-            sid = tornsess.ids.new_id()
-            await db.create(sid, Record(dict(values), frozenset(), {}, 0.0, 0.0, None, None))
-
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    asyncio.run(fill())
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return (after - before) / count
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-SCENARIOS = {
-    "bare tornado": "/bare",
-    "session read (valid cookie)": "/read",
-    "session write (increment)": "/write",
-    "no cookie (anonymous)": "/read",
-}
-
-
-def start_server(encoder: str, valgrind_dir: str | None) -> tuple[subprocess.Popen[str], int]:
-    from tornado.testing import bind_unused_port
-
-    sock, port = bind_unused_port()
-    sock.close()
-    command = [sys.executable, __file__, "--serve", str(port), "--encoder", encoder]
+def start_server(app: App, valgrind_dir: str | None) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    command = [
+        sys.executable,
+        __file__,
+        "--serve",
+        str(port),
+        "--store",
+        app.store,
+        "--encoder",
+        app.encoding,
+    ]
     stderr = None
     if valgrind_dir is not None:
         stderr = subprocess.DEVNULL
@@ -148,60 +176,53 @@ def start_server(encoder: str, valgrind_dir: str | None) -> tuple[subprocess.Pop
     return server, port
 
 
-def login(conn: http.client.HTTPConnection) -> str:
-    conn.request("GET", "/login")
+def login(conn: http.client.HTTPConnection, path: str) -> str:
+    conn.request("GET", path)
     response = conn.getresponse()
     response.read()
+    assert response.status == 200, response.status
     return response.getheader("Set-Cookie", "").split(";")[0]
 
 
-def cookie_for(name: str, cookie: str) -> str:
-    return "" if name.startswith("no cookie") else cookie
+def send(conn: http.client.HTTPConnection, path: str, cookie: str, n: int) -> None:
+    headers = {"Cookie": cookie} if cookie else {}
+    for _ in range(n):
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
 
 
-def measure_cpu(args: argparse.Namespace) -> dict[str, float]:
-    server, port = start_server(args.encoder, None)
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        cookie = login(conn)
-        samples: dict[str, list[float]] = {name: [] for name in SCENARIOS}
-        for name, path in SCENARIOS.items():  # warm up
-            batch(conn, path, cookie_for(name, cookie), 200)
-        for _ in range(args.rounds):
-            for name, path in SCENARIOS.items():
-                samples[name].append(batch(conn, path, cookie_for(name, cookie), args.requests))
-        return {name: statistics.median(values) * 1e6 for name, values in samples.items()}
-    finally:
-        server.terminate()
-        server.wait()
+def scenarios(app: App, cookie: str) -> dict[str, tuple[str, str]]:
+    """name -> (path, Cookie header). The write request re-sends the cookie
+    it started with: the session's id never changes on a write."""
+    out = {
+        "bare, same cookie": ("/bare", cookie),
+        "read": (app.read, cookie),
+        "write": (app.write, cookie),
+    }
+    if app.anonymous:
+        out["bare, no cookie"] = ("/bare", "")
+        out["anonymous"] = (app.read, "")
+    return out
 
 
-def measure_instructions(args: argparse.Namespace) -> dict[str, float]:
-    """Instructions the server executes per request, counted by callgrind:
-    the same on every run, unlike CPU time on a shared machine."""
-    import glob
-    import tempfile
-
+def measure_instructions(app: App, requests: int) -> dict[str, float]:
     control = shutil.which("callgrind_control") or "callgrind_control"
     with tempfile.TemporaryDirectory() as tmp:
-        server, port = start_server(args.encoder, tmp)
+        server, port = start_server(app, tmp)
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-            cookie = login(conn)
+            cookie = login(conn, app.login)
             counts: dict[str, float] = {}
-            for name, path in SCENARIOS.items():
-                jar = cookie_for(name, cookie)
-                batch_plain(conn, path, jar, 20)  # warm up
-                subprocess.run(  # noqa: S603
-                    [control, "-z", str(server.pid)], check=True, capture_output=True
-                )
-                batch_plain(conn, path, jar, args.instruction_requests)
+            for name, (path, jar) in scenarios(app, cookie).items():
+                send(conn, path, jar, 20)  # warm up
+                subprocess.run([control, "-z", str(server.pid)], check=True, capture_output=True)  # noqa: S603
+                send(conn, path, jar, requests)
                 before = set(glob.glob(f"{tmp}/callgrind.out.*"))
-                subprocess.run(  # noqa: S603
-                    [control, "-d", str(server.pid)], check=True, capture_output=True
-                )
+                subprocess.run([control, "-d", str(server.pid)], check=True, capture_output=True)  # noqa: S603
                 (dump,) = set(glob.glob(f"{tmp}/callgrind.out.*")) - before
-                counts[name] = _total(dump) / args.instruction_requests
+                counts[name] = _total(dump) / requests
             return counts
         finally:
             server.terminate()
@@ -216,54 +237,206 @@ def _total(dump: str) -> int:
     raise RuntimeError(f"no totals in {dump}")
 
 
-def batch_plain(conn: http.client.HTTPConnection, path: str, cookie: str, n: int) -> None:
-    headers = {"Cookie": cookie} if cookie else {}
-    for _ in range(n):
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 200, response.status
+def measure_wall(app: App, requests: int, rounds: int) -> dict[str, float]:
+    """Median wall-clock microseconds per request, scenarios interleaved."""
+    server, port = start_server(app, None)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        cookie = login(conn, app.login)
+        plan = scenarios(app, cookie)
+        for path, jar in plan.values():
+            send(conn, path, jar, 200)  # warm up
+        samples: dict[str, list[float]] = {name: [] for name in plan}
+        for _ in range(rounds):
+            for name, (path, jar) in plan.items():
+                started = time.perf_counter()
+                send(conn, path, jar, requests)
+                samples[name].append((time.perf_counter() - started) / requests * 1e6)
+        return {name: statistics.median(values) for name, values in samples.items()}
+    finally:
+        server.terminate()
+        server.wait()
 
 
-def report(title: str, unit: str, values: dict[str, float]) -> None:
-    bare = values["bare tornado"]
-    print(title)
-    for name, value in values.items():
-        print(f"  {name:30s} {value:12,.1f} {unit}   overhead {(value - bare) / bare:+.1%} of bare")
+def ratios(values: dict[str, float]) -> dict[str, float]:
+    out = {
+        "read": values["read"] / values["bare, same cookie"],
+        "write": values["write"] / values["bare, same cookie"],
+    }
+    if "anonymous" in values:
+        out["anonymous"] = values["anonymous"] / values["bare, no cookie"]
+    return out
+
+
+# -- memory and the sweep -------------------------------------------------------------
+
+
+def memory_per_session(count: int, idle: bool) -> float:
+    """Bytes per MemoryDatabase session of three small keys, among *count*."""
+    db = MemoryDatabase()
+    values = {"user": '"alice"', "role": '"admin"', "visits": "12"}
+    expires = time.time() + 3600 if idle else None
+
+    async def fill() -> None:
+        for _ in range(count):
+            record = Record(dict(values), frozenset(), {}, 0.0, 0.0, None, expires)
+            await db.create(new_id(), record)
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    asyncio.run(fill())
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    asyncio.run(db.close())
+    return (after - before) / count
+
+
+def sweep_cost(live: int, expired: int = 1000) -> float:
+    """Milliseconds one sweep takes to remove *expired* sessions among
+    *live* others (best of three)."""
+    now = [1000.0]
+    best = float("inf")
+    for _ in range(3):
+        db = MemoryDatabase(clock=lambda: now[0])
+
+        async def fill(db: MemoryDatabase = db) -> None:
+            for _ in range(live):
+                await db.create(new_id(), Record({}, frozenset(), {}, 0.0, 0.0, None, 1e12))
+            for _ in range(expired):
+                await db.create(new_id(), Record({}, frozenset(), {}, 0.0, 0.0, None, 1500.0))
+
+        asyncio.run(fill())
+        now[0] = 2000.0
+        started = time.perf_counter()
+        removed = db.sweep()
+        best = min(best, (time.perf_counter() - started) * 1000)
+        assert removed == expired
+        now[0] = 1000.0
+        asyncio.run(db.close())
+        del db
+    return best
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+@contextmanager
+def redis_server() -> Iterator[str | None]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("redis-server not found: no Redis figures (apt-get install redis-server)")
+        yield None
+        return
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(  # noqa: S603 - the machine's redis-server
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(500):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def apps(redis_url: str | None, sqlite_path: str) -> list[App]:
+    out = [
+        App("tornsess memory + signed", "memory", "signed"),
+        App("tornsess memory + SecretBox", "memory", "secretbox"),
+        App("tornsess SQLite + signed", f"sqlite:{sqlite_path}", "signed"),
+    ]
+    if redis_url is not None:
+        out.append(App("tornsess Redis + signed", redis_url, "signed"))
+    out.append(
+        App(
+            "Tornado's own signed cookie",
+            "memory",
+            "signed",
+            read="/tornado-read",
+            write="/tornado-write",
+            login="/tornado-write",
+            anonymous=False,
+        )
+    )
+    return out
+
+
+def table(rows: list[tuple[str, dict[str, float]]], title: str) -> None:
+    print(f"\n{title}")
+    print(f"  {'app':34s} {'read':>8s} {'write':>8s} {'anonymous':>10s}")
+    for name, values in rows:
+        cells = [f"{values[k]:8.3f}" if k in values else f"{'-':>8s}" for k in ("read", "write")]
+        anonymous = f"{values['anonymous']:10.3f}" if "anonymous" in values else f"{'-':>10s}"
+        print(f"  {name:34s} {cells[0]} {cells[1]} {anonymous}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=1000, help="requests per CPU batch")
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--encoder", default="signed", choices=("plain", "signed", "secretbox"))
+    parser.add_argument("--requests", type=int, default=500, help="requests per wall-clock batch")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved wall-clock rounds")
     parser.add_argument(
-        "--instruction-requests", type=int, default=300, help="requests per callgrind batch"
+        "--instruction-requests", type=int, default=200, help="requests per callgrind batch"
     )
     parser.add_argument("--no-instructions", action="store_true", help="skip callgrind")
+    parser.add_argument("--quick", action="store_true", help="skip the memory and sweep figures")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--store", default="memory", help=argparse.SUPPRESS)
+    parser.add_argument("--encoder", default="signed", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.encoder)
+        serve(args.serve, args.store, args.encoder)
         return
-    report(
-        f"server CPU time per request ({args.encoder} encoder, memory store), "
-        f"median of {args.rounds} rounds x {args.requests} (noisy on shared machines):",
-        "us",
-        measure_cpu(args),
+    print(
+        f"Python {sys.version.split()[0]}, Tornado {tornado.version}, tornsess "
+        f"{tornsess.__version__}, {os.cpu_count()} CPU(s)"
     )
-    if args.no_instructions:
-        pass
-    elif shutil.which("valgrind") and shutil.which("callgrind_control"):
-        report(
-            f"server instructions per request ({args.encoder} encoder, memory store), "
-            f"callgrind, {args.instruction_requests} requests each (repeatable):",
-            "instr",
-            measure_instructions(args),
-        )
-    else:
+    callgrind = (
+        not args.no_instructions
+        and shutil.which("valgrind") is not None
+        and shutil.which("callgrind_control") is not None
+    )
+    if not callgrind and not args.no_instructions:
         print("valgrind not found: no instruction counts (apt-get install valgrind)")
-    print(f"memory per small in-memory session (3 keys): {memory_per_session():.0f} bytes")
+    with tempfile.TemporaryDirectory() as tmp, redis_server() as redis_url:
+        instructions: list[tuple[str, dict[str, float]]] = []
+        walls: list[tuple[str, dict[str, float]]] = []
+        raw: list[tuple[str, dict[str, float]]] = []
+        for app in apps(redis_url, os.path.join(tmp, "bench.db")):
+            if callgrind:
+                counts = measure_instructions(app, args.instruction_requests)
+                raw.append((app.name, counts))
+                instructions.append((app.name, ratios(counts)))
+            walls.append((app.name, ratios(measure_wall(app, args.requests, args.rounds))))
+    if instructions:
+        table(
+            instructions,
+            f"instructions per request (callgrind, {args.instruction_requests} requests each), "
+            "as a ratio to bare Tornado with the same Cookie header:",
+        )
+        print("\n  absolute instructions per request:")
+        for name, counts in raw:
+            parts = ", ".join(f"{k} {v:,.0f}" for k, v in counts.items())
+            print(f"  {name}: {parts}")
+    table(
+        walls,
+        f"wall-clock time per request (median of {args.rounds} interleaved rounds x "
+        f"{args.requests}), as a ratio to bare Tornado (noisy on shared machines):",
+    )
+    if args.quick:
+        return
+    print("\nmemory per MemoryDatabase session of three small keys, among 100,000:")
+    print(f"  no expiry:             {memory_per_session(100_000, idle=False):6.0f} bytes")
+    print(f"  with an idle timeout:  {memory_per_session(100_000, idle=True):6.0f} bytes")
+    print("\nthe expiry sweep: 1,000 expired sessions removed among")
+    for live in (10_000, 1_000_000):
+        print(f"  {live:>9,} live: {sweep_cost(live):7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -403,3 +403,44 @@ async def test_store_failure_inside_the_handler_gives_503_without_traceback(
     assert len(ours) == 1 and ours[0].exc_info is None
     assert not [r for r in caplog.records if r.exc_info]
     assert (await browser.get("/get")).json()["values"] == {"a": "b"}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("mode", ["read", "write", "anonymous", "regenerate"])
+async def test_a_finished_request_is_freed_by_reference_counting(
+    serve: Callable[..., Browser], mode: str
+) -> None:
+    # Bare Tornado leaves no reference cycle behind a request; neither may a
+    # session (the hooks and the session's handler are let go as it ends).
+    import gc
+    import weakref
+
+    handlers: list[weakref.ref[Any]] = []
+
+    class Probe(Base):
+        async def get(self) -> None:
+            if mode == "write":
+                self.session.increment("n")
+            elif mode == "regenerate":
+                await self.session.regenerate()
+            self.finish(str(self.session.get("n")))
+
+        def on_finish(self) -> None:
+            handlers.append(weakref.ref(self))
+
+    app = make_app(Sessions())
+    app.wildcard_router.add_rules([(r"/probe", Probe)])
+    browser = serve(app)
+    await browser.get("/incr?key=n")
+    if mode == "anonymous":
+        browser.jar.clear()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            assert (await browser.get("/probe")).code == 200
+        await asyncio.sleep(0.01)
+        assert len(handlers) == 3
+        assert [ref() for ref in handlers] == [None, None, None]
+    finally:
+        gc.enable()

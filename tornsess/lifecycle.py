@@ -18,7 +18,6 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from types import MethodType
 from typing import Any, Protocol
 
 from tornado.iostream import StreamClosedError
@@ -35,6 +34,8 @@ class Tracked(Protocol):
     def _pending(self) -> bool: ...
 
     def _seal(self) -> None: ...
+
+    def _release(self) -> None: ...
 
 
 class Manager(Protocol):
@@ -132,18 +133,14 @@ class RequestState:
     """What tornsess keeps on one handler for the length of a request: the
     session each manager started, and where the response stands."""
 
-    __slots__ = ("sessions", "chain", "finishing", "done", "failed", "finish", "flush")
+    __slots__ = ("sessions", "chain", "finishing", "done", "failed")
 
-    def __init__(self, handler: RequestHandler) -> None:
+    def __init__(self) -> None:
         self.sessions: dict[Manager, Tracked] = {}
         self.chain: asyncio.Future[None] | None = None
         self.finishing = False  # finish() was called; the commit runs
         self.done = False  # the real finish() runs or ran
         self.failed = False  # a store call failed: store nothing more
-        # The handler's own (class) finish() and flush(), past the hooks.
-        cls = type(handler)
-        self.finish: Callable[..., asyncio.Future[None]] = MethodType(cls.finish, handler)
-        self.flush: Callable[..., asyncio.Future[None]] = MethodType(cls.flush, handler)
 
 
 def state_of(handler: RequestHandler) -> RequestState | None:
@@ -152,12 +149,43 @@ def state_of(handler: RequestHandler) -> RequestState | None:
 
 
 def install(handler: RequestHandler) -> RequestState:
-    """Hook the handler's ``finish()`` and ``flush()`` (once per request)."""
-    state = RequestState(handler)
-    handler._tornsess = state  # type: ignore[attr-defined]
-    handler.finish = functools.partial(_finish, handler, state)  # type: ignore[method-assign]
-    handler.flush = functools.partial(_flush, handler, state)  # type: ignore[method-assign]
+    """Hook the handler's ``finish()`` and ``flush()`` (once per request).
+
+    The hooks are instance attributes that refer to the handler, a reference
+    cycle; :func:`_really_finish` removes them as the response ends, and
+    releases the sessions' reference to the handler, so that the handler,
+    its request and its sessions are freed by reference counting, as in bare
+    Tornado, instead of waiting for the cyclic garbage collector.
+    """
+    state = RequestState()
+    attrs = handler.__dict__
+    attrs["_tornsess"] = state
+    attrs["finish"] = functools.partial(_finish, handler, state)
+    attrs["flush"] = functools.partial(_flush, handler, state)
     return state
+
+
+def _unhook(handler: RequestHandler, state: RequestState) -> None:
+    """Remove the hooks: from now on ``finish()`` and ``flush()`` are the
+    handler's own."""
+    state.done = True
+    attrs = handler.__dict__
+    attrs.pop("finish", None)
+    attrs.pop("flush", None)
+
+
+def _release(state: RequestState) -> None:
+    for session in state.sessions.values():
+        session._release()
+
+
+def _really_finish(handler: RequestHandler, state: RequestState, chunk: Any = None) -> Any:
+    """The handler's own ``finish()``, past the hooks, which it removes."""
+    _unhook(handler, state)
+    try:
+        return type(handler).finish(handler, chunk)
+    finally:
+        _release(state)
 
 
 # -- failures ------------------------------------------------------------------
@@ -216,11 +244,11 @@ def _error_raised(handler: RequestHandler, state: RequestState) -> None:
 def _replace_response(handler: RequestHandler, state: RequestState, status: int) -> None:
     """Finish the request with an error page instead of what the handler
     wrote (only the end of it, if the headers are already out)."""
-    state.done = True
     handler._finished = False
     if handler._headers_written:
-        state.finish()
+        _really_finish(handler, state)
         return
+    _unhook(handler, state)
     handler.clear()
     handler.set_status(status)
     if status == 503:
@@ -232,7 +260,9 @@ def _replace_response(handler: RequestHandler, state: RequestState, status: int)
     except Exception:
         log.exception("tornsess: write_error failed")
     if not handler._finished:
-        state.finish()
+        _really_finish(handler, state)
+    else:
+        _release(state)
 
 
 # -- the hooks -----------------------------------------------------------------
@@ -278,8 +308,8 @@ async def commit_all(handler: RequestHandler, state: RequestState) -> None:
 def _finish(
     handler: RequestHandler, state: RequestState, chunk: Any = None
 ) -> asyncio.Future[None]:
-    if state.done:
-        return state.finish(chunk)
+    if state.done:  # a hook kept from before the response ended
+        return type(handler).finish(handler, chunk)
     if state.finishing:
         raise RuntimeError("finish() called twice")
     _error_raised(handler, state)
@@ -287,13 +317,11 @@ def _finish(
         # A store call failed in this request: nothing is stored, no cookie.
         if handler.get_status() == 503 and not handler._headers_written:
             _unavailable_headers(handler)
-        state.done = True
-        return state.finish(chunk)
+        return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
     if state.sessions and not handler._headers_written:
         _add_vary(handler)
     if state.chain is None and not _pending(state):
-        state.done = True
-        return state.finish(chunk)
+        return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
     if chunk is not None:
         handler.write(chunk)
     state.finishing = True
@@ -303,21 +331,20 @@ def _finish(
 
 
 def _real_finish(handler: RequestHandler, state: RequestState) -> Any:
-    state.done = True
     handler._finished = False
-    return state.finish()
+    return _really_finish(handler, state)
 
 
 def _flush(
     handler: RequestHandler, state: RequestState, include_footers: bool = False
 ) -> asyncio.Future[None]:
-    if state.done:  # inside finish(), which added Vary already
-        return state.flush(include_footers)
+    if state.done:  # a hook kept from before the response ended
+        return type(handler).flush(handler, include_footers)
 
     def action(handler: RequestHandler, state: RequestState) -> asyncio.Future[None]:
         if state.sessions and not handler._headers_written:
             _add_vary(handler)
-        return state.flush(include_footers)
+        return type(handler).flush(handler, include_footers)
 
     if state.chain is None and (handler._headers_written or not _pending(state)):
         return action(handler, state)

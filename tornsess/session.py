@@ -175,7 +175,7 @@ class Session:
         now: float,
     ) -> None:
         self._manager = manager
-        self._handler = handler
+        self._handler: RequestHandler | None = handler
         self._id = session_id
         self._options = options
         self._ops: list[Op] = []
@@ -221,8 +221,14 @@ class Session:
 
     @property
     def handler(self) -> RequestHandler:
-        """The request handler this session belongs to."""
-        return self._handler
+        """The request handler this session belongs to.
+
+        :raises tornsess.SessionSealed: the response has ended.
+        """
+        handler = self._handler
+        if handler is None:
+            raise SessionSealed("the response has ended; the session has no handler")
+        return handler
 
     @property
     def is_new(self) -> bool:
@@ -259,7 +265,7 @@ class Session:
     def _check_writable(self) -> None:
         if self._status is _Status.DESTROYED:
             raise SessionInterrupted("the session was destroyed; start a new one")
-        if self._sealed or self._handler._headers_written:
+        if self._sealed or self._handler._headers_written:  # type: ignore[union-attr]
             raise SessionSealed(
                 "the session cannot change after the response headers were "
                 "sent; call `await session.save()` before flush()"
@@ -706,6 +712,12 @@ class Session:
     def _seal(self) -> None:
         """Refuse changes from now on (the response headers go out)."""
         self._sealed = True
+
+    def _release(self) -> None:
+        """The response has ended: refuse changes, and let go of the handler
+        (the handler holds this session: a cycle otherwise)."""
+        self._sealed = True
+        self._handler = None
 
     def _pending(self) -> bool:
         """Whether committing would do anything."""
