@@ -118,12 +118,27 @@ class SignedEncoder(KeyedEncoder):
         """Sign *session_id* for *cookie_name* with the newest key."""
         return self._signers_for(cookie_name)[0].sign(session_id).decode("ascii")
 
+    def decode_stale(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
+        """The session id in *cookie_value*, and whether a key other than the
+        newest signed it (the manager then re-issues the cookie).
+
+        :raises tornsess.DecodeError: for anything but a canonical token
+            signed with one of the keys for *cookie_name*.
+        """
+        try:
+            return self._decode(cookie_name, cookie_value)
+        except DecodeError:
+            raise
+        except Exception as exc:  # whatever the input: only DecodeError leaves
+            raise DecodeError(f"undecodable value ({type(exc).__name__})") from None
+
     def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
         if type(cookie_value) is not str or len(cookie_value) > _MAX_TOKEN:
             raise DecodeError("not a signed session id")
-        # Non-ASCII text fails to encode, a value without separators fails
-        # to unpack: both end as DecodeError.
-        payload, signature = cookie_value.rsplit(".", 1)
+        payload, dot, signature = cookie_value.rpartition(".")
+        if not dot:
+            raise DecodeError("not a signed session id")
+        # Non-ASCII text fails to encode: DecodeError through decode_stale.
         data, given = payload.encode("ascii"), signature.encode("ascii")
         verifiers = self._verifiers.get(cookie_name)
         if verifiers is None:
@@ -131,15 +146,21 @@ class SignedEncoder(KeyedEncoder):
             verifiers = self._verifiers[cookie_name]
         # The expected signature is canonical base64, so comparing the exact
         # text also rejects padded or re-encoded variants of a valid token.
-        for index, verifier in enumerate(verifiers):  # noqa: B007 - used after the loop
-            if hmac.compare_digest(verifier.signature(data), given):
-                break
+        if hmac.compare_digest(verifiers[0].signature(data), given):
+            stale = False
         else:
-            raise DecodeError("bad signature")
+            for verifier in verifiers[1:]:
+                if hmac.compare_digest(verifier.signature(data), given):
+                    break
+            else:
+                raise DecodeError("bad signature")
+            stale = True
         # The signature covers the exact text of id and timestamp, so neither
         # can have been altered without the key; the timestamp only matters
         # for max_age.
-        session_id, stamp = payload.rsplit(".", 1)
+        session_id, dot, stamp = payload.rpartition(".")
+        if not dot:
+            raise DecodeError("no timestamp")
         if self._max_age is not None:
             timestamp = bytes_to_int(base64_decode(stamp))
             now = time.time()
@@ -147,7 +168,7 @@ class SignedEncoder(KeyedEncoder):
                 raise DecodeError("signature from the future")
             if now - timestamp > self._max_age:
                 raise DecodeError("signature expired")
-        return session_id, index != 0
+        return session_id, stale
 
     def __repr__(self) -> str:
         return f"SignedEncoder(<{len(self._keys)} key(s)>, max_age={self._max_age!r})"

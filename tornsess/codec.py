@@ -43,6 +43,8 @@ SUPPORTED_TYPES = (
 )
 
 _SCALARS = (type(None), bool, int, str)
+_CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None}
+_NOT_CONSTANT: Any = object()
 
 
 def _float(value: float) -> Any:
@@ -134,8 +136,11 @@ def loads(text: str) -> Any:
 
     Raises :class:`ValueError` for text that is not valid stored data.
     """
-    # Fast paths for the commonest values: a plain string (no escapes) and
-    # a non-negative int.
+    # Fast paths for the commonest values: true, false, null, a plain string
+    # (no escapes) and a non-negative int.
+    constant = _CONSTANTS.get(text, _NOT_CONSTANT)
+    if constant is not _NOT_CONSTANT:
+        return constant
     if text[:1] == '"' and text[-1:] == '"' and "\\" not in text and text.count('"') == 2:
         return text[1:-1]
     if text.isascii() and text.isdigit():

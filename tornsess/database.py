@@ -5,8 +5,9 @@ A request loads its session in one call (:meth:`Database.load`) and records
 its changes as a list of :class:`Op`; at the end of the request they are
 applied in one call (:meth:`Database.commit`), atomically and per key, so
 concurrent requests that change different keys both survive and increments
-add up. Stores file sessions under :func:`tornsess.ids.store_key` (a SHA-256
-of the id), never under the id itself.
+add up. Stores outside the process (Redis, SQLite) file sessions under
+:func:`tornsess.ids.store_key` (a SHA-256 of the id), never under the id
+itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from . import codec
 from .errors import ImmutableEntry, SessionInterrupted
-from .ids import is_valid_id, store_key
+from .ids import is_valid_id
 
 __all__ = [
     "Database",
@@ -323,8 +324,12 @@ class MemoryDatabase:
     the store's memory follows the live sessions, not the traffic.
 
     Ids are held to the rule every store follows
-    (:func:`tornsess.ids.is_valid_id`): any other id is not found, and is
-    never created.
+    (:func:`tornsess.ids.is_valid_id`): any other id is never created, and
+    so never found.
+
+    Unlike the Redis and SQLite stores, this one files sessions under the id
+    itself, not its SHA-256: it lives in the process, next to the ids it
+    reports to ``on_destroy`` anyway, and a hash would cost every request.
     """
 
     def __init__(
@@ -419,14 +424,12 @@ class MemoryDatabase:
         # The entry itself: the manager reads it at once, and commits replace
         # its mappings instead of changing them, so the request keeps a
         # consistent snapshot.
-        if not is_valid_id(session_id):
-            return None
-        return self._live(store_key(session_id))
+        return self._live(session_id)
 
     async def create(self, session_id: str, record: Record) -> bool:
         if not is_valid_id(session_id):
             return False
-        key = store_key(session_id)
+        key = session_id
         if self._live(key) is not None:
             return False
         stored = Record(
@@ -459,9 +462,7 @@ class MemoryDatabase:
         deadline: float | None,
         expires_at: float | None,
     ) -> None:
-        if not is_valid_id(session_id):
-            raise SessionInterrupted("not a session id")
-        key = store_key(session_id)
+        key = session_id
         entry = self._live(key)
         if entry is None:
             raise SessionInterrupted("the session was destroyed or expired")
@@ -480,9 +481,7 @@ class MemoryDatabase:
             self._schedule(key, entry)
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
-        if not is_valid_id(session_id):
-            return False
-        key = store_key(session_id)
+        key = session_id
         entry = self._live(key)
         if entry is None:
             return False
@@ -493,9 +492,9 @@ class MemoryDatabase:
         return True
 
     async def rename(self, old_id: str, new_id: str) -> bool:
-        if not is_valid_id(old_id) or not is_valid_id(new_id):
+        if not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
-        old_key, new_key = store_key(old_id), store_key(new_id)
+        old_key, new_key = old_id, new_id
         entry = self._live(old_key)
         if entry is None:
             raise SessionInterrupted("the session was destroyed or expired")
@@ -509,14 +508,10 @@ class MemoryDatabase:
         return True
 
     async def exists(self, session_id: str) -> bool:
-        if not is_valid_id(session_id):
-            return False
-        return self._live(store_key(session_id)) is not None
+        return self._live(session_id) is not None
 
     async def destroy(self, session_id: str) -> bool:
-        if not is_valid_id(session_id):
-            return False
-        key = store_key(session_id)
+        key = session_id
         if self._live(key) is None:
             return False
         del self._data[key]

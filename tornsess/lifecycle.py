@@ -17,7 +17,7 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Protocol
 
 from tornado.iostream import StreamClosedError
@@ -393,6 +393,52 @@ def _defer(
                 handler.request.path,
             )
 
-    future = asyncio.ensure_future(run())
+    future = _run_now(run())
     state.chain = future
     return future
+
+
+def _run_now(coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+    """Run *coro* at once, as far as it goes without waiting: a store that
+    answers from memory commits without a Task or a trip through the event
+    loop. If it must wait, a Task takes it over from where it stopped."""
+    loop = asyncio.get_running_loop()
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        future: asyncio.Future[None] = loop.create_future()
+        future.set_result(None)
+        return future
+    except BaseException as exc:  # run() logs its errors; this is defensive
+        future = loop.create_future()
+        future.set_exception(exc)
+        return future
+    return asyncio.ensure_future(_Resumed(coro, waiting))
+
+
+class _Resumed:
+    """The rest of a coroutine that :func:`_run_now` started and that is
+    waiting on *waiting* (what it yielded): awaiting this continues it, with
+    the event loop's results and exceptions passed through, as a Task would."""
+
+    __slots__ = ("_coro", "_waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coro = coro
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waiting = self._coro, self._waiting
+        while True:
+            try:
+                sent = yield waiting
+            except BaseException as exc:  # e.g. the Task was cancelled
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration:
+                    return
