@@ -181,11 +181,15 @@ def _release(state: RequestState) -> None:
 
 def _really_finish(handler: RequestHandler, state: RequestState, chunk: Any = None) -> Any:
     """The handler's own ``finish()``, past the hooks, which it removes."""
-    _unhook(handler, state)
+    state.done = True
+    attrs = handler.__dict__
+    attrs.pop("finish", None)
+    attrs.pop("flush", None)
     try:
         return type(handler).finish(handler, chunk)
     finally:
-        _release(state)
+        for session in state.sessions.values():
+            session._release()
 
 
 # -- failures ------------------------------------------------------------------
@@ -270,13 +274,11 @@ def _replace_response(handler: RequestHandler, state: RequestState, status: int)
 
 def _add_vary(handler: RequestHandler) -> None:
     headers = handler._headers
-    try:
-        vary = headers["Vary"]
-    except KeyError:
+    vary = headers.get_list("Vary")  # no KeyError raised and caught
+    if not vary:
         headers["Vary"] = "Cookie"
-        return
-    if "cookie" not in vary.lower():
-        headers["Vary"] = f"{vary}, Cookie"
+    elif "cookie" not in ",".join(vary).lower():
+        headers["Vary"] = f"{', '.join(vary)}, Cookie"
 
 
 def _pending(state: RequestState) -> bool:
@@ -312,16 +314,21 @@ def _finish(
         return type(handler).finish(handler, chunk)
     if state.finishing:
         raise RuntimeError("finish() called twice")
-    _error_raised(handler, state)
+    if sys.exc_info()[1] is not None:  # Tornado's error page for an exception
+        _error_raised(handler, state)
     if state.failed:
         # A store call failed in this request: nothing is stored, no cookie.
         if handler.get_status() == 503 and not handler._headers_written:
             _unavailable_headers(handler)
         return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
-    if state.sessions and not handler._headers_written:
+    if not handler._headers_written:
         _add_vary(handler)
-    if state.chain is None and not _pending(state):
-        return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
+    if state.chain is None:
+        for session in state.sessions.values():
+            if session._pending():
+                break
+        else:  # nothing to store: finish at once
+            return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
     if chunk is not None:
         handler.write(chunk)
     state.finishing = True

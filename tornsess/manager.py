@@ -22,7 +22,7 @@ from .cookie import (
     request_cookie_values,
 )
 from .database import Database, MemoryDatabase, Record
-from .encoding import RotatingEncoding
+from .encoding import Encoding, RotatingEncoding
 from .errors import (
     ConfigError,
     DecodeError,
@@ -31,7 +31,7 @@ from .errors import (
     SessionTooLarge,
     StoreUnavailable,
 )
-from .ids import is_valid_id, new_id
+from .ids import _ID_RE, is_valid_id, new_id
 from .lifecycle import FailureLog
 from .session import Session
 
@@ -45,6 +45,7 @@ DestroyCallback = Callable[[str], Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _ID_ATTEMPTS = 8
+_id_fullmatch = _ID_RE.fullmatch
 _SLOW_CALLBACK = 5.0
 
 
@@ -66,7 +67,11 @@ class Sessions:
             raise ConfigError("config", f"expected a Config, got {config!r}")
         self._config = config
         self._encoding = config.effective_encoding
-        self._rotating = isinstance(self._encoding, RotatingEncoding)
+        self._decode_value: Callable[[str, str], tuple[str, bool]] = (
+            self._encoding.decode_stale
+            if isinstance(self._encoding, RotatingEncoding)
+            else functools.partial(_decode_plain, self._encoding)
+        )
         self._idle = config.idle_timeout_seconds
         self._lifetime = config.expires_seconds
         self._save_new = config.save_uninitialized
@@ -210,23 +215,26 @@ class Sessions:
         name = self._config.cookie
         now = time.time()
         found: list[tuple[str, Record, bool]] = []
+        decode = self._decode_value
         for value in request_cookie_values(handler.request, name):
             if not value or len(value) > MAX_COOKIE_VALUE:
                 continue
             try:
-                if self._rotating:
-                    sid, stale = self._encoding.decode_stale(name, value)  # type: ignore[attr-defined]
-                else:
-                    sid, stale = self._encoding.decode(name, value), False
+                sid, stale = decode(name, value)
             except DecodeError:
                 continue
-            if not is_valid_id(sid) or (found and any(sid == f[0] for f in found)):
+            if type(sid) is not str or not _id_fullmatch(sid):  # is_valid_id, inlined
+                continue
+            if found and any(sid == f[0] for f in found):
                 continue
             record = await self._db.load(sid)
-            self._answered()
+            if self._failures.failing:
+                self._failures.recovered()
             if record is None:
                 continue
-            if self._expired(record, now):
+            if (record.deadline is not None and record.deadline <= now) or (
+                self._idle is not None and record.accessed + self._idle <= now
+            ):  # expired: defence in depth, a store may keep it until its sweep
                 if await self._db.destroy(sid):
                     self._fire_destroy(sid)
                 continue
@@ -247,13 +255,6 @@ class Sessions:
         # one); a custom generator's id is checked against the store now.
         sid_new = None if self._config.session_id_generator is None else await self._new_id(handler)
         return Session(self, handler, sid_new, None, options, now)
-
-    def _expired(self, record: Record, now: float) -> bool:
-        """Enforce the absolute and idle limits on a loaded record (defence in
-        depth: a store may keep an expired session until its sweep)."""
-        return (record.deadline is not None and record.deadline <= now) or (
-            self._idle is not None and record.accessed + self._idle <= now
-        )
 
     async def _new_id(self, handler: RequestHandler) -> str:
         generator = self._config.session_id_generator
@@ -537,6 +538,10 @@ class Sessions:
         except SessionInterrupted as exc:
             lifecycle.conflict(session.handler, self._config.cookie, exc)
             raise
+
+
+def _decode_plain(encoding: Encoding, name: str, value: str) -> tuple[str, bool]:
+    return encoding.decode(name, value), False
 
 
 def _call_sync(callback: DestroyCallback, session_id: str) -> None:

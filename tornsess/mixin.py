@@ -53,6 +53,19 @@ def sessions_for(application: Application) -> Sessions:
     return manager
 
 
+_PARENT_PREPARE: dict[type, bool] = {}
+
+
+def _parent_prepares(cls: type) -> bool:
+    """Whether a class after SessionMixin in *cls*'s MRO overrides
+    ``prepare`` (RequestHandler's own does nothing, and is not called)."""
+    mro = cls.__mro__
+    for base in mro[mro.index(SessionMixin) + 1 :]:
+        if "prepare" in base.__dict__:
+            return base is not RequestHandler
+    return False
+
+
 if TYPE_CHECKING:
     _Base = RequestHandler
 else:
@@ -73,15 +86,23 @@ class SessionMixin(_Base):
     """
 
     _tornsess_manager: Sessions
+    _tornsess_session: Session | None
 
     async def prepare(self) -> None:
         """Start the session (reads the cookie, loads the store)."""
-        manager = self._tornsess_manager = sessions_for(self.application)
-        await manager.start(self)
-        parent: Any = super()
-        prepare = getattr(parent, "prepare", None)
-        if prepare is not None:
-            result = prepare()
+        application = self.application
+        manager = application.__dict__.get("_tornsess_manager")
+        if manager is None:
+            manager = sessions_for(application)
+        self._tornsess_manager = manager
+        self._tornsess_session = await manager.start(self)
+        cls = type(self)
+        inherits = _PARENT_PREPARE.get(cls)
+        if inherits is None:
+            inherits = _PARENT_PREPARE[cls] = _parent_prepares(cls)
+        if inherits:
+            parent: Any = super()
+            result = parent.prepare()
             if result is not None:
                 await result
 
@@ -100,7 +121,11 @@ class SessionMixin(_Base):
         :raises tornsess.SessionNotFound: before ``prepare`` ran, or after
             the session was destroyed and no new one was started.
         """
-        session = self.sessions.get(self)
+        session: Session | None = self.__dict__.get("_tornsess_session")
+        if session is not None and session._live():
+            return session
+        session = self.sessions.get(self)  # a new one after a destroy, or none
+        self._tornsess_session = session
         if session is None:
             raise SessionNotFound(
                 "no session: SessionMixin.prepare() has not run, or the session "
