@@ -74,7 +74,23 @@ class ImmutableEntry(TornsessError):
         self.key = key
 
 
-class SessionInterrupted(TornsessError, HTTPError):
+class _HTTPStatusError(TornsessError, HTTPError):
+    """A tornsess error that Tornado answers with its own HTTP status."""
+
+    status = 500
+    reason = "Internal Server Error"
+    default_message = ""
+
+    def __init__(self, message: str | None = None) -> None:
+        HTTPError.__init__(self, self.status, reason=self.reason)
+        self.message = self.default_message if message is None else message
+        self.args = (self.message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SessionInterrupted(_HTTPStatusError):
     """The session was destroyed (by another request, by expiry, or earlier
     in this one) before a change to it could be stored; the change was not
     applied.
@@ -87,13 +103,9 @@ class SessionInterrupted(TornsessError, HTTPError):
     changes are dropped, and tornsess logs one line at INFO, no traceback.
     """
 
-    def __init__(self, message: str = "the session was destroyed or expired") -> None:
-        HTTPError.__init__(self, 409, reason="Conflict")
-        self.args = (message,)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    status = 409
+    reason = "Conflict"
+    default_message = "the session was destroyed or expired"
 
 
 class SessionSealed(TornsessError, RuntimeError):
@@ -108,7 +120,7 @@ class SessionTooLarge(TornsessError):
     """The session cookie would exceed the 4096-byte browser limit."""
 
 
-class StoreUnavailable(TornsessError, HTTPError):
+class StoreUnavailable(_HTTPStatusError):
     """The session store could not be reached or failed.
 
     It is a :class:`tornado.web.HTTPError` with status 503: raised out of a
@@ -116,10 +128,6 @@ class StoreUnavailable(TornsessError, HTTPError):
     the failure once (no traceback).
     """
 
-    def __init__(self, message: str = "session store unavailable") -> None:
-        HTTPError.__init__(self, 503, reason="Service Unavailable")
-        self.args = (message,)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    status = 503
+    reason = "Service Unavailable"
+    default_message = "session store unavailable"
