@@ -480,9 +480,7 @@ class MemoryDatabase:
                     if op.key in frozen:
                         raise ImmutableEntry(op.key)
                     values[op.key] = (
-                        op.value
-                        if op.kind == "set"
-                        else _add(values.get(op.key), op.value, op.key)
+                        op.value if op.kind == "set" else _add(values.get(op.key), op.value, op.key)
                     )
                 entry.values = values
                 ops = ()
