@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..database import Op, Record, Sweeper, apply_ops
@@ -95,6 +96,83 @@ def _times(row: Sequence[Any]) -> tuple[float, float, float | None, float | None
     return created, accessed, deadline, expires_at
 
 
+class _Worker:
+    """The one thread that does all of a store's database work.
+
+    Lighter than a ``ThreadPoolExecutor`` behind ``run_in_executor``: a job is
+    a tuple on a C queue, and its result is handed to the event loop with one
+    ``call_soon_threadsafe``, without a ``concurrent.futures.Future`` chained
+    to an asyncio one.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, function: Callable[[], T]) -> asyncio.Future[T]:
+        """Run *function* on the thread; its result, for the running loop."""
+        if self._closed:
+            raise RuntimeError("the database thread is shut down")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((function, loop, future))
+        return future
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run *function* on the thread and wait for it (no event loop)."""
+        reply: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        self._jobs.put((function, None, reply))
+        ok, value = reply.get()
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def shutdown(self) -> None:
+        """Let the thread end once the jobs before this call are done."""
+        if not self._closed:
+            self._closed = True
+            self._jobs.put(None)
+
+    def _serve(self) -> None:
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            function, loop, target = job
+            try:
+                result = function()
+            except BaseException as exc:
+                if loop is None:
+                    target.put((False, exc))
+                else:
+                    _hand_over(loop, target.set_exception, target, exc)
+                continue
+            if loop is None:
+                target.put((True, result))
+            else:
+                _hand_over(loop, target.set_result, target, result)
+
+
+def _hand_over(
+    loop: asyncio.AbstractEventLoop,
+    setter: Callable[[Any], None],
+    future: asyncio.Future[Any],
+    value: Any,
+) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, setter, future, value)
+    except RuntimeError:  # the loop is closed: nobody waits any more
+        pass
+
+
+def _settle(setter: Callable[[Any], None], future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():  # not cancelled meanwhile (a timeout, say)
+        setter(value)
+
+
 class SQLiteDatabase:
     """Sessions in one SQLite file (WAL mode), for one machine that must keep
     sessions across restarts.
@@ -120,7 +198,7 @@ class SQLiteDatabase:
             raise ConfigError("sweep_interval", "must be positive")
         self.path = path
         self.keep_ids = keep_ids
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tornsess-sqlite")
+        self._worker = _Worker("tornsess-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._listener: Callable[[str], None] | None = None
         self._sweeper = Sweeper(self.sweep, sweep_interval, lambda: True)
@@ -128,9 +206,9 @@ class SQLiteDatabase:
         # that cannot be opened or written fails here, at start-up, not as
         # a 503 on every request.
         try:
-            self._executor.submit(self._open_for_writing).result()
+            self._worker.call(self._open_for_writing)
         except (sqlite3.Error, OSError) as exc:
-            self._executor.shutdown(wait=False)
+            self._worker.shutdown()
             raise ConfigError(
                 "path", f"cannot open {path!r} for reading and writing: {exc}"
             ) from None
@@ -171,9 +249,8 @@ class SQLiteDatabase:
                     conn.rollback()
                 raise
 
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, call)
+            return await self._worker.submit(call)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"sqlite: {type(exc).__name__}: {exc}") from None
         except RuntimeError as exc:  # executor shut down
@@ -425,4 +502,4 @@ class SQLiteDatabase:
 
         if self._conn is not None:
             await self._run(work)
-        self._executor.shutdown(wait=False)
+        self._worker.shutdown()
