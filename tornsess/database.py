@@ -332,6 +332,10 @@ class MemoryDatabase:
     reports to ``on_destroy`` anyway, and a hash would cost every request.
     """
 
+    answers_at_once = True
+    """Its coroutines never wait: the request lifecycle commits at once,
+    without a Task."""
+
     def __init__(
         self,
         *,

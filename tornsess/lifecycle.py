@@ -46,6 +46,9 @@ class Manager(Protocol):
     @property
     def config(self) -> Any: ...
 
+    @property
+    def database(self) -> Any: ...
+
     def _commit(self, session: Any) -> Awaitable[None]: ...
 
     def _guard(self, session: Any, operation: Awaitable[None]) -> Awaitable[None]: ...
@@ -400,15 +403,21 @@ def _defer(
                 handler.request.path,
             )
 
-    future = _run_now(run())
+    if all(getattr(manager.database, "answers_at_once", False) for manager in state.sessions):
+        future = _run_now(run())
+    else:
+        # A store that waits runs its calls in a Task of their own, which
+        # its timeouts (asyncio.timeout) may cancel.
+        future = asyncio.ensure_future(run())
     state.chain = future
     return future
 
 
 def _run_now(coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
     """Run *coro* at once, as far as it goes without waiting: a store that
-    answers from memory commits without a Task or a trip through the event
-    loop. If it must wait, a Task takes it over from where it stopped."""
+    answers from memory (``answers_at_once``) commits without a Task or a
+    trip through the event loop. Should it wait after all, a Task takes it
+    over from where it stopped."""
     loop = asyncio.get_running_loop()
     try:
         waiting = coro.send(None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -253,7 +254,7 @@ class RedisDatabase:
         if not self._ready:
             await self._discover(call)
         try:
-            return await asyncio.wait_for(call, self.timeout)
+            return await _bounded(call, self.timeout)
         except asyncio.TimeoutError:
             raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
         except (RedisError, RedisClusterException, OSError) as exc:
@@ -454,6 +455,18 @@ class RedisDatabase:
         """Close the connection pool if this store created the client."""
         if self._owns_client:
             await self.client.aclose()
+
+
+if sys.version_info >= (3, 11):
+
+    async def _bounded(call: Awaitable[T], seconds: float) -> T:
+        """*call*, cancelled after *seconds* (``asyncio.timeout``: no Task of
+        its own, unlike ``wait_for`` before Python 3.12)."""
+        async with asyncio.timeout(seconds):
+            return await call
+
+else:  # pragma: no cover - Python 3.10
+    _bounded = asyncio.wait_for
 
 
 def _discard(call: Awaitable[Any]) -> None:
