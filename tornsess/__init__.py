@@ -11,7 +11,7 @@ from .cookie import (
     cookie_same_site,
     cookie_secure,
 )
-from .database import Database, MemoryDatabase, Op, Record
+from .database import Database, MemoryDatabase, Op, Record, UserIndex
 from .encoding import Encoding, RotatingEncoding
 from .errors import (
     ConfigError,
@@ -26,7 +26,7 @@ from .errors import (
     StoreUnavailable,
     TornsessError,
 )
-from .manager import DestroyCallback, Sessions
+from .manager import DestroyCallback, SessionInfo, Sessions
 from .mixin import SessionMixin, sessions_for
 from .session import Session
 
@@ -52,6 +52,7 @@ __all__ = [
     "Record",
     "RotatingEncoding",
     "Session",
+    "SessionInfo",
     "SessionInterrupted",
     "SessionMixin",
     "SessionNotFound",
@@ -60,6 +61,7 @@ __all__ = [
     "Sessions",
     "StoreUnavailable",
     "TornsessError",
+    "UserIndex",
     "cookie_domain",
     "cookie_expires",
     "cookie_http_only",

@@ -119,6 +119,12 @@ class Config:
     data (the Iris behaviour). Off by default, so anonymous traffic creates
     nothing."""
 
+    record_client: bool = False
+    """At ``Session.login``, record the client's ``remote_ip`` (which honours
+    ``xheaders``) and User-Agent (cut to 256 characters) with the session,
+    for device lists (``Sessions.user_sessions``). Off by default: they are
+    personal data."""
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         if not isinstance(self.cookie, str) or not _TOKEN_RE.fullmatch(self.cookie):
@@ -164,6 +170,7 @@ class Config:
             "disable_subdomain_persistence",
             "http_only",
             "save_uninitialized",
+            "record_client",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(flag, f"must be a bool, got {getattr(self, flag)!r}")

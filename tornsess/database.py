@@ -21,9 +21,10 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from . import codec
 from .errors import ImmutableEntry, SessionInterrupted
-from .ids import is_valid_id
+from .ids import is_valid_id, user_tag
 
 __all__ = [
+    "UserIndex",
     "Database",
     "MemoryDatabase",
     "Op",
@@ -107,6 +108,21 @@ class Record:
             f"accessed={self.accessed!r}, deadline={self.deadline!r}, "
             f"expires_at={self.expires_at!r})"
         )
+
+
+def _binding(values: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(user_id, handle)`` of a logged-in session's values (reserved keys
+    written by ``Session.login``), or ``None``."""
+    user, handle = values.get("\x00user"), values.get("\x00handle")
+    if user is None or handle is None:
+        return None
+    try:
+        user_id, handle_text = codec.loads(user), codec.loads(handle)
+    except ValueError:
+        return None
+    if not isinstance(user_id, str) or not isinstance(handle_text, str):
+        return None
+    return user_id, handle_text
 
 
 def _add(current: str | None, amount: str, key: str) -> str:
@@ -230,6 +246,46 @@ class Database(Protocol):
         ...
 
 
+@runtime_checkable
+class UserIndex(Protocol):
+    """The optional part of a store that keeps, per user, the sessions
+    logged in as that user, so that listing and revoking them costs
+    O(that user's sessions). Every bundled store implements it.
+
+    A user is named by its *tag* (:func:`tornsess.ids.user_tag`); an entry
+    maps a session's *handle* to the session. The manager adds an entry at
+    login and after a regenerate, and removes it on destroy; a store keeps
+    it right by itself across expiry, ``destroy_by_id`` and ``destroy_all``,
+    or prunes what it finds dead when the index is read.
+    """
+
+    async def index_add(
+        self, tag: str, handle: str, session_id: str, expires_at: float | None
+    ) -> None:
+        """File *handle* -> *session_id* under *tag* (replacing an entry of
+        the same handle); the index lives at least until *expires_at*."""
+        ...
+
+    async def index_remove(self, tag: str, handle: str) -> None:
+        """Drop the entry of *handle* (the session itself is left alone)."""
+        ...
+
+    async def index_touch(self, tag: str, expires_at: float | None) -> None:
+        """A session of *tag* now lives until *expires_at*: keep the index
+        at least that long."""
+        ...
+
+    async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
+        """``(handle, record)`` for every live session under *tag*, in one
+        call per session at most; entries whose session is gone are pruned."""
+        ...
+
+    async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
+        """Destroy the session of *handle* and drop its entry; return whether
+        it existed, and its id if the store knows it."""
+        ...
+
+
 class Sweeper:
     """Calls *sweep* every *interval* seconds on the running loop while
     *needed* says so: one timer per store, never one per session."""
@@ -349,6 +405,7 @@ class MemoryDatabase:
             raise ValueError("max_sessions must be at least 1")
         self._max = max_sessions
         self._data: dict[str, _Entry] = {}
+        self._users: dict[str, dict[str, str]] = {}  # tag -> {handle: id}
         self._heap: list[tuple[float, str]] = []
         self._clock = clock
         self._sweep_interval = sweep_interval
@@ -412,8 +469,24 @@ class MemoryDatabase:
 
     def _expire(self, key: str, entry: _Entry) -> None:
         del self._data[key]
+        self._unindex(entry)
         if self._listener is not None:
             self._listener(entry.sid)
+
+    def _unindex(self, entry: Record) -> None:
+        """Drop the index entry of a logged-in session that is going away."""
+        if not self._users:
+            return
+        binding = _binding(entry.values)
+        if binding is not None:
+            self._drop(user_tag(binding[0]), binding[1])
+
+    def _drop(self, tag: str, handle: str) -> None:
+        entries = self._users.get(tag)
+        if entries is not None:
+            entries.pop(handle, None)
+            if not entries:
+                del self._users[tag]
 
     def _live(self, key: str) -> _Entry | None:
         entry = self._data.get(key)
@@ -534,16 +607,56 @@ class MemoryDatabase:
 
     async def destroy(self, session_id: str) -> bool:
         key = session_id
-        if self._live(key) is None:
+        entry = self._live(key)
+        if entry is None:
             return False
         del self._data[key]
+        self._unindex(entry)
         return True
 
     async def destroy_all(self) -> list[str]:
         ids = [entry.sid for entry in self._data.values()]
         self._data.clear()
         self._heap.clear()
+        self._users.clear()
         return ids
+
+    # -- the user index ---------------------------------------------------------
+
+    async def index_add(
+        self, tag: str, handle: str, session_id: str, expires_at: float | None
+    ) -> None:
+        self._users.setdefault(tag, {})[handle] = session_id
+
+    async def index_remove(self, tag: str, handle: str) -> None:
+        self._drop(tag, handle)
+
+    async def index_touch(self, tag: str, expires_at: float | None) -> None:
+        """Nothing to do: this index lives as long as its sessions."""
+
+    async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
+        entries = self._users.get(tag)
+        if not entries:
+            return []
+        found: list[tuple[str, Record]] = []
+        for handle, session_id in list(entries.items()):
+            entry = self._live(session_id)
+            if entry is None:
+                self._drop(tag, handle)
+            else:
+                found.append((handle, entry))
+        return found
+
+    async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
+        session_id = self._users.get(tag, {}).get(handle)
+        if session_id is None:
+            return False, None
+        self._drop(tag, handle)
+        entry = self._live(session_id)
+        if entry is None:
+            return False, None
+        del self._data[session_id]
+        return True, session_id
 
     async def close(self) -> None:
         self._sweeper.cancel()

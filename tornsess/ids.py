@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 
-__all__ = ["MAX_ID_LENGTH", "is_valid_id", "new_id", "store_key"]
+__all__ = ["MAX_ID_LENGTH", "is_valid_id", "new_handle", "new_id", "store_key", "user_tag"]
 
 MAX_ID_LENGTH = 128
 _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -29,3 +29,26 @@ def store_key(session_id: str) -> str:
     channel on its index) does not give out live session ids.
     """
     return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
+
+def user_tag(user_id: str) -> str:
+    """The key a store files a user's index under: 16 hex digits of the
+    SHA-256 of the user id (a collision only puts two users' entries in one
+    index; each entry is checked against the user it belongs to)."""
+    return hashlib.sha256(b"tornsess user\x00" + user_id.encode("utf-8")).hexdigest()[:16]
+
+
+def new_handle(user_id: str) -> str:
+    """A fresh handle for a session of *user_id*: its user's tag, ``~``, and
+    128 random bits. The ``~`` keeps it out of the id alphabet, so a handle
+    never names a session as a cookie; it reveals nothing of the session id
+    or its store key."""
+    return f"{user_tag(user_id)}~{secrets.token_urlsafe(16)}"
+
+
+def handle_tag(handle: str) -> str | None:
+    """The user tag a handle starts with, or ``None`` if it is no handle."""
+    tag, sep, rest = handle.partition("~") if isinstance(handle, str) else ("", "", "")
+    if not sep or len(tag) != 16 or not rest or len(handle) > 64:
+        return None
+    return tag

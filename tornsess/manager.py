@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as _dt
 import functools
 import inspect
 import logging
@@ -12,7 +14,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 from tornado.web import RequestHandler
 
-from . import lifecycle
+from . import codec, lifecycle
 from .config import Config, Duration, _seconds
 from .cookie import (
     MAX_COOKIE_VALUE,
@@ -21,21 +23,22 @@ from .cookie import (
     registrable_domain,
     request_cookie_values,
 )
-from .database import Database, MemoryDatabase, Record
+from .database import Database, MemoryDatabase, Record, UserIndex
 from .encoding import Encoding, RotatingEncoding
 from .errors import (
     ConfigError,
     DecodeError,
+    NotSupported,
     SessionInterrupted,
     SessionNotFound,
     SessionTooLarge,
     StoreUnavailable,
 )
-from .ids import _ID_RE, is_valid_id, new_id
+from .ids import _ID_RE, handle_tag, is_valid_id, new_handle, new_id, user_tag
 from .lifecycle import FailureLog
-from .session import Session
+from .session import CLIENT_IP, CLIENT_UA, HANDLE, LOGIN, USER, Session
 
-__all__ = ["Sessions", "DestroyCallback"]
+__all__ = ["Sessions", "SessionInfo", "DestroyCallback"]
 
 log = logging.getLogger("tornsess")
 
@@ -43,6 +46,85 @@ DestroyCallback = Callable[[str], Any]
 """``callback(session_id)``, a plain function or a coroutine function."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionInfo:
+    """One of a user's sessions, as :meth:`Sessions.user_sessions` lists it."""
+
+    handle: str
+    """Names the session in lists and revoke links (not a secret, not a cookie)."""
+    created: _dt.datetime
+    """When the session was created (aware, UTC)."""
+    last_seen: _dt.datetime
+    """Its last recorded activity (aware, UTC): updated by writes and by the
+    idle refresh, never by an extra write per request."""
+    expires: _dt.datetime | None
+    """When it ends if unused, or ``None``."""
+    last_login: _dt.datetime
+    """When it was logged in (aware, UTC)."""
+    ip: str | None
+    """The client's ``remote_ip`` at login (honours ``xheaders``), with
+    ``Config(record_client=True)``; else ``None``."""
+    user_agent: str | None
+    """The client's User-Agent at login, up to 256 characters, with
+    ``Config(record_client=True)``; else ``None``."""
+    current: bool
+    """Whether it is the session of the handler given to ``user_sessions``."""
+
+
+def _meta_value(record: Record, key: str) -> Any:
+    text = record.values.get(key)
+    if text is None:
+        return None
+    try:
+        return codec.loads(text)
+    except ValueError:
+        return None
+
+
+def _bound_user(record: Record) -> str | None:
+    user = _meta_value(record, USER)
+    return user if isinstance(user, str) else None
+
+
+def _utc(timestamp: float) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(timestamp, _dt.timezone.utc)
+
+
+def _session_info(
+    handle: str,
+    record: Record,
+    user_id: str,
+    current: str | None,
+    now: float,
+    idle: float | None,
+) -> SessionInfo | None:
+    """The SessionInfo of an index entry, or ``None`` if it is not a live
+    session of *user_id* (another user's under a shared tag, or expired)."""
+    if _bound_user(record) != user_id or _meta_value(record, HANDLE) != handle:
+        return None
+    if (record.deadline is not None and record.deadline <= now) or (
+        idle is not None and record.accessed + idle <= now
+    ):
+        return None
+    if record.expires_at is not None and record.expires_at <= now:
+        return None
+    login = _meta_value(record, LOGIN)
+    ip = _meta_value(record, CLIENT_IP)
+    agent = _meta_value(record, CLIENT_UA)
+    return SessionInfo(
+        handle=handle,
+        created=_utc(record.created),
+        last_seen=_utc(record.accessed),
+        expires=None if record.expires_at is None else _utc(record.expires_at),
+        last_login=_utc(login if isinstance(login, (int, float)) else record.created),
+        ip=ip if isinstance(ip, str) else None,
+        user_agent=agent if isinstance(agent, str) else None,
+        current=current == handle,
+    )
+
 
 _ID_ATTEMPTS = 8
 _id_fullmatch = _ID_RE.fullmatch
@@ -324,6 +406,9 @@ class Sessions:
         if session._stored():
             existed = await self._db.destroy(session.id)
             self._answered()
+            binding = session._binding()
+            if binding is not None and isinstance(self._db, UserIndex):
+                await self._db.index_remove(user_tag(binding[0]), binding[1])
             if existed:
                 self._fire_destroy(session.id)
         session._mark_destroyed()
@@ -436,10 +521,15 @@ class Sessions:
                     )
                     self._answered()
                 elif self._touch_due(session, now):
-                    touched = await self._db.touch(session.id, now, self._expires_at(deadline, now))
+                    expires_at = self._expires_at(deadline, now)
+                    touched = await self._db.touch(session.id, now, expires_at)
                     self._answered()
                     if not touched:
                         raise SessionInterrupted("the session was destroyed or expired")
+                    binding = session._binding()
+                    if binding is not None and isinstance(self._db, UserIndex):
+                        # The index lives at least as long as its sessions.
+                        await self._db.index_touch(user_tag(binding[0]), expires_at)
             except SessionInterrupted:
                 session._mark_destroyed()
                 raise
@@ -449,7 +539,7 @@ class Sessions:
         if session._committed(now):
             self._write_cookie(handler, session, now)
 
-    async def _regenerate(self, session: Session) -> None:
+    async def _regenerate(self, session: Session, *, reindex: bool = True) -> None:
         handler = session.handler
         new = await self._new_id(handler)
         if session._stored():
@@ -460,7 +550,124 @@ class Sessions:
             except SessionInterrupted:
                 session._mark_destroyed()
                 raise
+            binding = session._binding()
+            if reindex and binding is not None:
+                # The user's index entry follows the new id (a separate
+                # step, safe to repeat: a login writes it again).
+                user, handle = binding
+                await self._index().index_add(
+                    user_tag(user),
+                    handle,
+                    new,
+                    self._expires_at(session._deadline_at(), time.time()),
+                )
         session._renamed(new)
+
+    async def _login(self, session: Session, user_id: str, remember: Any) -> None:
+        index = self._index()
+        before = session._binding()
+        await self._regenerate(session, reindex=False)
+        now = time.time()
+        handle = new_handle(user_id)
+        meta: dict[str, Any] = {USER: user_id, HANDLE: handle, LOGIN: now}
+        if self._config.record_client:
+            request = session.handler.request
+            meta[CLIENT_IP] = request.remote_ip
+            meta[CLIENT_UA] = request.headers.get("User-Agent", "")[:256]
+        session._bind(meta)
+        if remember is not None:
+            seconds = _seconds("remember", remember)
+            assert seconds is not None
+            session._set_lifetime(seconds, now)
+        await self._commit(session)  # stored now, the cookie with this response
+        if before is not None:
+            await index.index_remove(user_tag(before[0]), before[1])
+        await index.index_add(
+            user_tag(user_id), handle, session.id, self._expires_at(session._deadline_at(), now)
+        )
+        self._answered()
+
+    def _index(self) -> Any:
+        """The store, if it keeps an index of users' sessions."""
+        if not isinstance(self._db, UserIndex):
+            raise NotSupported(f"{self._db!r} keeps no index of users' sessions")
+        return self._db
+
+    # -- users and devices --------------------------------------------------
+
+    async def user_sessions(
+        self, user_id: str, *, handler: RequestHandler | None = None
+    ) -> list[SessionInfo]:
+        """The live sessions logged in as *user_id*, newest login first, in
+        one store call per session of that user (never a scan of all
+        sessions). With *handler*, the session of that request is marked
+        ``current``.
+
+        :raises tornsess.NotSupported: the store keeps no index of users.
+        :raises tornsess.StoreUnavailable: the store failed.
+        """
+        entries = await self._index_call(self._index().index_sessions(user_tag(user_id)))
+        current = None
+        if handler is not None:
+            session = self.get(handler)
+            current = None if session is None else session.handle
+        now = time.time()
+        found = []
+        for handle, record in entries:
+            info = _session_info(handle, record, user_id, current, now, self._idle)
+            if info is not None:
+                found.append(info)
+        found.sort(key=lambda info: info.last_login, reverse=True)
+        return found
+
+    async def destroy_user(self, user_id: str, *, keep: str | None = None) -> int:
+        """Destroy every session logged in as *user_id* but the one whose
+        handle is *keep* ("log out my other devices": pass
+        ``session.handle``); return how many were destroyed. ``on_destroy``
+        callbacks run for each, where the store knows session ids (memory,
+        SQLite with ``keep_ids``; Redis holds only their hashes).
+
+        :raises tornsess.NotSupported: the store keeps no index of users.
+        :raises tornsess.StoreUnavailable: the store failed.
+        """
+        index = self._index()
+        tag = user_tag(user_id)
+        entries = await self._index_call(index.index_sessions(tag))
+        destroyed = 0
+        for handle, record in entries:
+            if handle == keep or _bound_user(record) != user_id:
+                continue
+            existed, session_id = await self._index_call(index.index_destroy(tag, handle))
+            if existed:
+                destroyed += 1
+                if session_id is not None:
+                    self._fire_destroy(session_id)
+        return destroyed
+
+    async def destroy_by_handle(self, handle: str) -> bool:
+        """Destroy the session with this handle (revoke one device); return
+        whether it existed. Anything that is not a handle is simply not
+        found.
+
+        :raises tornsess.NotSupported: the store keeps no index of users.
+        :raises tornsess.StoreUnavailable: the store failed.
+        """
+        index = self._index()
+        tag = handle_tag(handle)
+        if tag is None:
+            return False
+        existed, session_id = await self._index_call(index.index_destroy(tag, handle))
+        if existed and session_id is not None:
+            self._fire_destroy(session_id)
+        return bool(existed)
+
+    async def _index_call(self, call: Awaitable[T]) -> T:
+        try:
+            result = await call
+        except StoreUnavailable as exc:
+            self._store_failed(None, exc)
+        self._answered()
+        return result
 
     # -- cookies ------------------------------------------------------------
 

@@ -106,6 +106,16 @@ class SessionMixin(_Base):
             if result is not None:
                 await result
 
+    def get_current_user(self) -> Any:
+        """The user this request's session is logged in as
+        (``self.session.user_id``), so that ``self.current_user`` and
+        ``@tornado.web.authenticated`` work with no code. A handler that
+        defines its own ``get_current_user`` keeps it."""
+        session: Session | None = self.__dict__.get("_tornsess_session")
+        if session is None or not session._live():
+            session = self.sessions.get(self)
+        return None if session is None else session.user_id
+
     @property
     def sessions(self) -> Sessions:
         """The Application's session manager."""

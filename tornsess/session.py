@@ -49,6 +49,15 @@ _BOOL_STRINGS = {
 }
 _INT64 = (-(2**63), 2**63 - 1)
 
+# What a login binds to a session, kept among its values under reserved
+# keys (a key starting with NUL cannot be set by users), so that every store
+# keeps it with the session, atomically, with no change of its own.
+USER = "\x00user"
+HANDLE = "\x00handle"
+LOGIN = "\x00login"
+CLIENT_IP = "\x00ip"
+CLIENT_UA = "\x00ua"
+
 
 _loads = codec.loads
 
@@ -80,6 +89,8 @@ class Owner(Protocol):
     def _regenerate(self, session: Session) -> Awaitable[None]: ...
 
     def _destroy_session(self, session: Session) -> Awaitable[None]: ...
+
+    def _login(self, session: Session, user_id: str, remember: Any) -> Awaitable[None]: ...
 
 
 class _Status(enum.Enum):
@@ -150,6 +161,7 @@ class Session:
         "_is_new",
         "_status",
         "_values",
+        "_meta",
         "_values_owned",
         "_immutable",
         "_flashes",
@@ -191,6 +203,7 @@ class Session:
         self._read_cookie = record is not None
         self._lifetime = manager._lifetime
         self._values: Mapping[str, str]
+        self._meta: Mapping[str, str] = _EMPTY
         self._flashes: Mapping[str, str]
         self._immutable: frozenset[str]
         if record is None:
@@ -205,7 +218,13 @@ class Session:
         else:
             self._is_new = False
             self._status = _Status.STORED
-            self._values = record.values
+            values = record.values
+            if USER in values:  # a logged-in session: its binding apart
+                self._values = {k: v for k, v in values.items() if k[:1] != "\x00"}
+                self._values_owned = True
+                self._meta = {k: v for k, v in values.items() if k[:1] == "\x00"}
+            else:
+                self._values = values
             self._flashes = record.flashes
             self._immutable = record.immutable
             self._created = record.created
@@ -242,6 +261,55 @@ class Session:
     def is_destroyed(self) -> bool:
         """True once :meth:`destroy` (or the manager's ``destroy``) ran."""
         return self._status is _Status.DESTROYED
+
+    # -- users and devices -----------------------------------------------------
+
+    @property
+    def user_id(self) -> str | None:
+        """The user this session is logged in as (:meth:`login`), or ``None``."""
+        text = self._meta.get(USER)
+        return None if text is None else str(_loads(text))
+
+    @property
+    def handle(self) -> str | None:
+        """This session's handle, once it is logged in (else ``None``): a
+        stable, non-secret name for it in device lists and revoke links
+        (:meth:`Sessions.destroy_by_handle <tornsess.Sessions.destroy_by_handle>`).
+        It reveals nothing of the session id and does not work as a cookie.
+        A new login gives a new handle."""
+        text = self._meta.get(HANDLE)
+        return None if text is None else str(_loads(text))
+
+    @property
+    def last_login(self) -> _dt.datetime | None:
+        """When :meth:`login` last bound this session (aware, UTC), or ``None``."""
+        text = self._meta.get(LOGIN)
+        if text is None:
+            return None
+        return _dt.datetime.fromtimestamp(float(_loads(text)), _dt.timezone.utc)
+
+    async def login(self, user_id: str, *, remember: Any = None) -> None:
+        """Log this session in as *user_id*: bind it to the user, give it a
+        new id in the same step (against session fixation), record the
+        login time, and store it now, with its cookie in this response.
+
+        Logging in as another user replaces the binding. *remember* sets the
+        session's lifetime from now, as :meth:`Sessions.update_expiration
+        <tornsess.Sessions.update_expiration>` does (a number of seconds or
+        a :class:`datetime.timedelta`; negative: a browser-session cookie).
+        With ``Config(record_client=True)`` the client's ``remote_ip`` and
+        User-Agent (cut to 256 characters) are recorded for device lists.
+
+        :raises ValueError: *user_id* is not a non-empty str.
+        :raises tornsess.NotSupported: the store keeps no index of users.
+        :raises tornsess.SessionInterrupted: a concurrent request destroyed
+            or regenerated the session first (409, as for :meth:`regenerate`).
+        :raises tornsess.StoreUnavailable: the store failed (503).
+        """
+        if type(user_id) is not str or not user_id:
+            raise ValueError("user_id must be a non-empty str")
+        self._check_writable()
+        await self._manager._guard(self, self._manager._login(self, user_id, remember))
 
     @property
     def created(self) -> _dt.datetime:
@@ -290,6 +358,8 @@ class Session:
     def _check_key(key: str) -> None:
         if type(key) is not str:
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
+        if key[:1] == "\x00":
+            raise ValueError("session keys starting with NUL are reserved for tornsess")
 
     # -- values -------------------------------------------------------------
 
@@ -384,6 +454,8 @@ class Session:
         self._values_owned = True
         self._immutable = _NO_KEYS
         self._ops.append(Op("clear"))
+        for key, text in self._meta.items():  # the login binding stays
+            self._ops.append(Op("set", key, text))
 
     def is_immutable(self, key: str) -> bool:
         """Whether *key* was stored with ``set_immutable``."""
@@ -675,8 +747,8 @@ class Session:
         return self._read_cookie or self._status is _Status.STORED
 
     def _holds_data(self) -> bool:
-        """Values or flashes (a new session with neither is never stored)."""
-        return bool(self._values or self._flashes)
+        """Values, flashes or a login (a new session with none is never stored)."""
+        return bool(self._values or self._flashes or self._meta)
 
     def _add_options(self, options: tuple[CookieOption, ...]) -> None:
         """Cookie options for this session's cookie, after those given so far."""
@@ -731,7 +803,11 @@ class Session:
             return False
         if self._status is _Status.NEW:
             return bool(
-                self._values or self._flashes or self._meta_dirty or self._manager._save_new
+                self._values
+                or self._flashes
+                or self._meta
+                or self._meta_dirty
+                or self._manager._save_new
             )
         if self._ops or self._read_flashes or self._meta_dirty or self._cookie_dirty:
             return True
@@ -745,7 +821,7 @@ class Session:
         self._read_flashes = None
         self._ops = []
         return Record(
-            self._values,
+            {**self._values, **self._meta} if self._meta else self._values,
             self._immutable,
             flashes,
             self._created,
@@ -786,6 +862,22 @@ class Session:
         """The session has a new id (stored under it, if it was stored)."""
         self._id = session_id
         self._cookie_dirty = True
+
+    def _binding(self) -> tuple[str, str] | None:
+        """``(user_id, handle)`` when logged in."""
+        user, handle = self.user_id, self.handle
+        return None if user is None or handle is None else (user, handle)
+
+    def _bind(self, meta: dict[str, Any]) -> None:
+        """Replace the login binding with *meta* (reserved key -> value), as
+        operations stored with the next commit."""
+        texts = {key: codec.dumps(value) for key, value in meta.items()}
+        for key in self._meta:
+            if key not in texts:
+                self._ops.append(Op("delete", key))
+        for key, text in texts.items():
+            self._ops.append(Op("set", key, text))
+        self._meta = texts
 
     def _mark_destroyed(self) -> None:
         """Destroyed: nothing more is stored or sent for it."""

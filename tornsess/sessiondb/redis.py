@@ -138,6 +138,16 @@ redis.call('PEXPIREAT', key, ARGV[4])
 return {'ok', ''}
 """
 
+# A user's index: one hash, handle -> the session's key, whose TTL is kept
+# at least as long as its newest session's (ARGV[3], milliseconds).
+_INDEX_ADD = """
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local t = redis.call('PEXPIRETIME', KEYS[1])
+if t < 0 or t < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
+return 1
+"""
+
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 
@@ -226,6 +236,7 @@ class RedisDatabase:
         self._create = client.register_script(_CREATE)
         self._touch = client.register_script(_TOUCH)
         self._commit = client.register_script(_COMMIT)
+        self._index_add = client.register_script(_INDEX_ADD)
         # On a cluster, a session's old and new keys are in different slots.
         self._cross_slot = cluster
         # redis-py's asyncio RedisCluster breaks when many coroutines make its
@@ -241,6 +252,10 @@ class RedisDatabase:
     def key(self, session_id: str) -> str:
         """The Redis key of a session."""
         return f"{self.prefix}{{{store_key(session_id)}}}"
+
+    def index_key(self, tag: str) -> str:
+        """The Redis key of a user's index (in a cluster slot of its own)."""
+        return f"{self.prefix}u:{{{tag}}}"
 
     async def _run(
         self,
@@ -298,32 +313,7 @@ class RedisDatabase:
         if not is_valid_id(session_id):
             return None
         raw: dict[Any, Any] = await self._run(self.client.hgetall(self.key(session_id)))
-        if not raw:
-            return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        values: dict[str, str] = {}
-        flashes: dict[str, str] = {}
-        immutable: set[str] = set()
-        for name, value in fields.items():
-            kind, rest = name[:2], name[2:]
-            if kind == "v:":
-                values[rest] = value
-            elif kind == "f:":
-                flashes[rest] = value
-            elif kind == "i:":
-                immutable.add(rest)
-        try:
-            created = float(fields["_c"])
-            accessed = float(fields["_a"])
-            deadline = _opt(fields.get("_d", ""))
-            expires_at = _opt(fields.get("_e", ""))
-        except (KeyError, ValueError):
-            return None  # not a session this store wrote
-        if expires_at is not None and expires_at <= time.time():
-            return None
-        return Record(
-            values, frozenset(immutable), flashes, created, accessed, deadline, expires_at
-        )
+        return _record(raw)
 
     async def create(self, session_id: str, record: Record) -> bool:
         if not is_valid_id(session_id):
@@ -436,20 +426,69 @@ class RedisDatabase:
         """Delete every key under the prefix with ``SCAN`` (never ``KEYS``);
         glob characters in the prefix are escaped; on a cluster, every master
         is scanned. Returns ``[]``: Redis holds only hashes of the ids."""
-        pattern = _GLOB.sub(r"\\\1", self.prefix) + "{*}"
+        escaped = _GLOB.sub(r"\\\1", self.prefix)
 
         async def run() -> None:
-            batch: list[Any] = []
-            async for key in self.client.scan_iter(match=pattern, count=500):
-                batch.append(key)
-                if len(batch) >= 500:
+            for pattern in (escaped + "{*}", escaped + "u:{*}"):  # sessions, then indexes
+                batch: list[Any] = []
+                async for key in self.client.scan_iter(match=pattern, count=500):
+                    batch.append(key)
+                    if len(batch) >= 500:
+                        await self.client.unlink(*batch)
+                        batch = []
+                if batch:
                     await self.client.unlink(*batch)
-                    batch = []
-            if batch:
-                await self.client.unlink(*batch)
 
         await self._run(run())
         return []
+
+    # -- the user index -------------------------------------------------------------
+    # On a cluster a user's index is in a slot of its own, apart from its
+    # sessions: adding, pruning and destroying are separate commands, each
+    # safe to repeat, and a reader prunes entries whose session is gone.
+
+    async def index_add(
+        self, tag: str, handle: str, session_id: str, expires_at: float | None
+    ) -> None:
+        await self._run(
+            self._index_add(
+                keys=[self.index_key(tag)],
+                args=[handle, store_key(session_id), self._pexpireat(expires_at)],
+            )
+        )
+
+    async def index_remove(self, tag: str, handle: str) -> None:
+        await self._run(self.client.hdel(self.index_key(tag), handle))
+
+    async def index_touch(self, tag: str, expires_at: float | None) -> None:
+        await self._run(
+            self._index_add(keys=[self.index_key(tag)], args=["", "", self._pexpireat(expires_at)])
+        )
+
+    async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
+        index = self.index_key(tag)
+        entries: dict[Any, Any] = await self._run(self.client.hgetall(index))
+        found: list[tuple[str, Record]] = []
+        dead: list[str] = []
+        for raw_handle, raw_key in entries.items():
+            handle, key = _text(raw_handle), _text(raw_key)
+            record = _record(await self._run(self.client.hgetall(f"{self.prefix}{{{key}}}")))
+            if record is None:
+                dead.append(handle)
+            else:
+                found.append((handle, record))
+        if dead:
+            await self._run(self.client.hdel(index, *dead))
+        return found
+
+    async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
+        index = self.index_key(tag)
+        key = await self._run(self.client.hget(index, handle))
+        if key is None:
+            return False, None
+        existed = await self._run(self.client.delete(f"{self.prefix}{{{_text(key)}}}"))
+        await self._run(self.client.hdel(index, handle))
+        return bool(existed), None
 
     async def close(self) -> None:
         """Close the connection pool if this store created the client."""
@@ -467,6 +506,35 @@ if sys.version_info >= (3, 11):
 
 else:  # pragma: no cover - Python 3.10
     _bounded = asyncio.wait_for
+
+
+def _record(raw: dict[Any, Any]) -> Record | None:
+    """A session's hash as a Record, or ``None`` (missing, expired, or not a
+    session this store wrote)."""
+    if not raw:
+        return None
+    fields = {_text(k): _text(v) for k, v in raw.items()}
+    values: dict[str, str] = {}
+    flashes: dict[str, str] = {}
+    immutable: set[str] = set()
+    for name, value in fields.items():
+        kind, rest = name[:2], name[2:]
+        if kind == "v:":
+            values[rest] = value
+        elif kind == "f:":
+            flashes[rest] = value
+        elif kind == "i:":
+            immutable.add(rest)
+    try:
+        created = float(fields["_c"])
+        accessed = float(fields["_a"])
+        deadline = _opt(fields.get("_d", ""))
+        expires_at = _opt(fields.get("_e", ""))
+    except (KeyError, ValueError):
+        return None  # not a session this store wrote
+    if expires_at is not None and expires_at <= time.time():
+        return None
+    return Record(values, frozenset(immutable), flashes, created, accessed, deadline, expires_at)
 
 
 def _discard(call: Awaitable[Any]) -> None:

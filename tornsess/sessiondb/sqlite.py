@@ -34,6 +34,13 @@ CREATE TABLE IF NOT EXISTS tornsess_sessions (
 );
 CREATE INDEX IF NOT EXISTS tornsess_sessions_expiry
     ON tornsess_sessions (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS tornsess_users (
+    handle TEXT PRIMARY KEY,
+    tag TEXT NOT NULL,
+    key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tornsess_users_tag ON tornsess_users (tag);
+CREATE INDEX IF NOT EXISTS tornsess_users_key ON tornsess_users (key);
 """
 
 
@@ -407,6 +414,7 @@ class SQLiteDatabase:
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK")
                 return False
+            conn.execute("UPDATE tornsess_users SET key = ? WHERE key = ?", (new, old))
             conn.execute("COMMIT")
             return True if cursor.rowcount == 1 else None
 
@@ -438,11 +446,14 @@ class SQLiteDatabase:
         key, now = store_key(session_id), time.time()
 
         def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
             cursor = conn.execute(
                 "DELETE FROM tornsess_sessions WHERE key = ? AND "
                 "(expires_at IS NULL OR expires_at > ?)",
                 (key, now),
             )
+            conn.execute("DELETE FROM tornsess_users WHERE key = ?", (key,))
+            conn.execute("COMMIT")
             return cursor.rowcount == 1
 
         return await self._run(work)
@@ -460,6 +471,7 @@ class SQLiteDatabase:
                 )
             ]
             conn.execute("DELETE FROM tornsess_sessions")
+            conn.execute("DELETE FROM tornsess_users")
             conn.execute("COMMIT")
             return ids
 
@@ -479,6 +491,11 @@ class SQLiteDatabase:
                     (now,),
                 )
             ]
+            conn.execute(
+                "DELETE FROM tornsess_users WHERE key IN (SELECT key FROM tornsess_sessions "
+                "WHERE expires_at IS NOT NULL AND expires_at <= ?)",
+                (now,),
+            )
             cursor = conn.execute(
                 "DELETE FROM tornsess_sessions WHERE expires_at IS NOT NULL AND expires_at <= ?",
                 (now,),
@@ -491,6 +508,98 @@ class SQLiteDatabase:
             for sid in ids:
                 self._listener(sid)
         return count
+
+    # -- the user index -----------------------------------------------------------
+
+    async def index_add(
+        self, tag: str, handle: str, session_id: str, expires_at: float | None
+    ) -> None:
+        key = store_key(session_id)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO tornsess_users (handle, tag, key) VALUES (?, ?, ?)",
+                (handle, tag, key),
+            )
+
+        await self._run(work)
+
+    async def index_remove(self, tag: str, handle: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM tornsess_users WHERE handle = ? AND tag = ?", (handle, tag))
+
+        await self._run(work)
+
+    async def index_touch(self, tag: str, expires_at: float | None) -> None:
+        """Nothing to do: index rows go with their sessions."""
+
+    async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
+        now = time.time()
+
+        def work(conn: sqlite3.Connection) -> list[tuple[str, Record]]:
+            rows = conn.execute(
+                "SELECT u.handle, s.created, s.accessed, s.deadline, s.expires_at, s.data "
+                "FROM tornsess_users u LEFT JOIN tornsess_sessions s ON s.key = u.key "
+                "WHERE u.tag = ?",
+                (tag,),
+            ).fetchall()
+            found, dead = [], []
+            for handle, *times, data in rows:
+                try:
+                    if times[0] is None:
+                        raise _Unreadable("gone")
+                    created, accessed, deadline, expires_at = _times(times)
+                    if expires_at is not None and expires_at <= now:
+                        raise _Unreadable("expired")
+                    values, immutable, flashes = _unpack(data)
+                except _Unreadable:
+                    dead.append((handle,))
+                    continue
+                found.append(
+                    (
+                        handle,
+                        Record(
+                            values,
+                            frozenset(immutable),
+                            flashes,
+                            created,
+                            accessed,
+                            deadline,
+                            expires_at,
+                        ),
+                    )
+                )
+            if dead:
+                conn.executemany("DELETE FROM tornsess_users WHERE handle = ?", dead)
+            return found
+
+        return await self._run(work)
+
+    async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
+        now = time.time()
+
+        def work(conn: sqlite3.Connection) -> tuple[bool, str | None]:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT key FROM tornsess_users WHERE handle = ? AND tag = ?", (handle, tag)
+            ).fetchone()
+            if row is None:
+                conn.execute("ROLLBACK")
+                return False, None
+            key = row[0]
+            found = conn.execute(
+                "SELECT sid FROM tornsess_sessions WHERE key = ? AND "
+                "(expires_at IS NULL OR expires_at > ?)",
+                (key, now),
+            ).fetchone()
+            conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
+            conn.execute("DELETE FROM tornsess_users WHERE key = ?", (key,))
+            conn.execute("COMMIT")
+            if found is None:
+                return False, None
+            return True, found[0] if isinstance(found[0], str) else None
+
+        return await self._run(work)
 
     async def close(self) -> None:
         """Stop the sweep, close the file and the database thread."""
