@@ -33,7 +33,12 @@ define(
 define("store", default="memory", help="session store: memory, sqlite:PATH or redis://HOST:PORT/DB")
 
 
-PAGES = (("/secret", "Secret"), ("/login", "Log in"), ("/logout", "Log out"))
+PAGES = (
+    ("/secret", "Secret"),
+    ("/login", "Log in"),
+    ("/sessions", "Your devices"),
+    ("/logout", "Log out"),
+)
 
 PAGE = """\
 <!doctype html>
@@ -44,10 +49,13 @@ PAGE = """\
 <link rel="icon" href="data:,">
 <title>{title} - tornsess demo</title>
 <style>
-body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 36rem;
+body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 48rem;
        margin: 3rem auto; padding: 0 1rem; }}
 nav a {{ margin-right: 1rem; }}
 .state {{ color: #555; }}
+table {{ border-collapse: collapse; width: 100%; margin: 1rem 0; }}
+td, th {{ text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; }}
+form {{ display: inline; }}
 </style>
 </head>
 <body>
@@ -55,6 +63,7 @@ nav a {{ margin-right: 1rem; }}
 <h1>{title}</h1>
 <p id="message">{message}</p>
 <p class="state" id="state">{state}</p>
+{extra}
 </body>
 </html>
 """
@@ -70,7 +79,7 @@ class DemoHandler(SessionMixin, tornado.web.RequestHandler):
     def wants_html(self) -> bool:
         return "text/html" in self.request.headers.get("Accept", "")
 
-    def reply(self, title: str, message: str, status: int = 200) -> None:
+    def reply(self, title: str, message: str, status: int = 200, extra: str = "") -> None:
         self.set_status(status)
         if not self.wants_html():
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
@@ -79,7 +88,11 @@ class DemoHandler(SessionMixin, tornado.web.RequestHandler):
         escape = tornado.escape.xhtml_escape
         nav = "".join(f'<a href="{href}">{escape(label)}</a>' for href, label in PAGES)
         state = "You are logged in." if self.logged_in() else "You are not logged in."
-        self.finish(PAGE.format(title=escape(title), nav=nav, message=escape(message), state=state))
+        self.finish(
+            PAGE.format(
+                title=escape(title), nav=nav, message=escape(message), state=state, extra=extra
+            )
+        )
 
 
 class HomeHandler(DemoHandler):
@@ -97,8 +110,9 @@ class SecretHandler(DemoHandler):
 
 class LoginHandler(DemoHandler):
     async def get(self) -> None:
-        # Authentication goes here. A new id at login defeats session fixation.
-        await self.session.regenerate()
+        # Authentication goes here. login() binds the session to the user and
+        # gives it a new id (against session fixation).
+        await self.session.login(self.get_argument("user", "alice"))
         self.session.set("authenticated", True)
         self.reply("Logged in", "You are logged in.")
 
@@ -107,6 +121,66 @@ class LogoutHandler(DemoHandler):
     async def get(self) -> None:
         await self.sessions.destroy(self)
         self.reply("Logged out", "You are logged out.")
+
+
+class SessionsHandler(DemoHandler):
+    """The visitor's devices: where they are logged in, with a button to log
+    out one device and one to log out all the others."""
+
+    async def get(self) -> None:
+        user = self.current_user
+        if not user or not self.logged_in():
+            self.reply("Forbidden", "Forbidden", 403)
+            return
+        devices = await self.sessions.user_sessions(user, handler=self)
+        escape = tornado.escape.xhtml_escape
+        lines, rows = [], []
+        for device in devices:
+            seen = device.last_seen.strftime("%Y-%m-%d %H:%M UTC")
+            since = device.created.strftime("%Y-%m-%d %H:%M UTC")
+            where = device.ip or "-"
+            browser = device.user_agent or "-"
+            mark = "this device" if device.current else ""
+            lines.append(f"{device.handle}  since {since}  seen {seen}  {where}  {mark}".rstrip())
+            button = (
+                ""
+                if device.current
+                else f'<form method="post" action="/sessions/revoke">'
+                f'<input type="hidden" name="handle" value="{escape(device.handle)}">'
+                f'<button type="submit">Log out</button></form>'
+            )
+            rows.append(
+                f'<tr class="device" data-current="{str(device.current).lower()}">'
+                f"<td>{escape(since)}</td><td>{escape(seen)}</td><td>{escape(where)}</td>"
+                f"<td>{escape(browser[:48])}</td><td>{escape(mark)}</td><td>{button}</td></tr>"
+            )
+        table = (
+            "<table><tr><th>Since</th><th>Last seen</th><th>IP</th><th>Browser</th>"
+            "<th></th><th></th></tr>" + "".join(rows) + "</table>"
+            '<form method="post" action="/sessions/revoke-others">'
+            '<button type="submit" id="others">Log out all other devices</button></form>'
+        )
+        message = f"{user} is logged in on {len(devices)} device(s)."
+        if not self.wants_html():
+            self.reply("Your devices", "\n".join([message, *lines]))
+            return
+        self.reply("Your devices", message, extra=table)
+
+
+class RevokeHandler(DemoHandler):
+    async def post(self, which: str) -> None:
+        user = self.current_user
+        if not user or not self.logged_in():
+            self.reply("Forbidden", "Forbidden", 403)
+            return
+        if which == "revoke-others":
+            await self.sessions.destroy_user(user, keep=self.session.handle)
+        else:
+            handle = self.get_body_argument("handle", "")
+            mine = {d.handle for d in await self.sessions.user_sessions(user)}
+            if handle in mine:  # only this user's own devices
+                await self.sessions.destroy_by_handle(handle)
+        self.redirect("/sessions", status=303)
 
 
 class FaviconHandler(tornado.web.RequestHandler):
@@ -128,12 +202,12 @@ def make_sessions(
     """
     database = make_database(store)
     if encoder == "plain":
-        sessions = tornsess.Sessions(cookie=COOKIE)
+        sessions = tornsess.Sessions(cookie=COOKIE, record_client=True)
     elif encoder in ("signed", "secretbox"):
         if not secret:
             raise tornsess.ConfigError("secret", f"the {encoder} encoder needs a secret")
         encoding = encoding_from_settings(encoder, {"cookie_secret": secret})
-        sessions = tornsess.Sessions(cookie=COOKIE, encoding=encoding)
+        sessions = tornsess.Sessions(cookie=COOKIE, encoding=encoding, record_client=True)
     else:
         raise tornsess.ConfigError(
             "encoder", f"unknown encoder {encoder!r} (plain, signed, secretbox)"
@@ -182,6 +256,8 @@ def make_app(sessions: tornsess.Sessions | None = None, **settings: Any) -> torn
             (r"/secret", SecretHandler),
             (r"/login", LoginHandler),
             (r"/logout", LogoutHandler),
+            (r"/sessions", SessionsHandler),
+            (r"/sessions/(revoke|revoke-others)", RevokeHandler),
             (r"/favicon.ico", FaviconHandler),
         ],
         sessions=sessions or make_sessions(),
@@ -199,6 +275,7 @@ Open it in a browser, or try with curl, keeping cookies in a jar:
   curl -c jar -b jar {base}/secret    # The cake is a lie!
   curl -c jar -b jar {base}/logout    # You are logged out.
   curl -c jar -b jar {base}/secret    # Forbidden
+Log in as someone else with /login?user=NAME; /sessions lists your devices.
 """
 
 

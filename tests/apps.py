@@ -188,6 +188,50 @@ class DestroyById(Base):
         self.reply({"existed": await self.sessions.destroy_by_id(self.arg("id"))})
 
 
+class Login(Base):
+    async def get(self) -> None:
+        remember = self.get_argument("remember", None)
+        await self.session.login(
+            self.arg("user", "alice"), remember=None if remember is None else float(remember)
+        )
+        self.reply(
+            {"id": self.session.id, "handle": self.session.handle, "user": self.current_user}
+        )
+
+
+class Devices(Base):
+    async def get(self) -> None:
+        user = self.get_argument("user", None) or self.current_user
+        infos = await self.sessions.user_sessions(user, handler=self)
+        self.reply(
+            [
+                {
+                    "handle": i.handle,
+                    "current": i.current,
+                    "ip": i.ip,
+                    "user_agent": i.user_agent,
+                    "created": i.created.timestamp(),
+                    "last_seen": i.last_seen.timestamp(),
+                    "last_login": i.last_login.timestamp(),
+                    "expires": None if i.expires is None else i.expires.timestamp(),
+                }
+                for i in infos
+            ]
+        )
+
+
+class Revoke(Base):
+    async def get(self) -> None:
+        self.reply({"existed": await self.sessions.destroy_by_handle(self.arg("handle"))})
+
+
+class RevokeOthers(Base):
+    async def get(self) -> None:
+        keep = self.session.handle if self.get_argument("keep", "1") == "1" else None
+        count = await self.sessions.destroy_user(self.current_user, keep=keep)
+        self.reply({"destroyed": count})
+
+
 class NoSession(RequestHandler):
     def get(self) -> None:
         self.finish("no session here")
@@ -224,6 +268,10 @@ def make_app(sessions: Sessions | None = None, **settings: Any) -> Application:
             (r"/shift", Shift),
             (r"/nosession", NoSession),
             (r"/info", Info),
+            (r"/login", Login),
+            (r"/devices", Devices),
+            (r"/revoke", Revoke),
+            (r"/revoke-others", RevokeOthers),
             (r"/destroy-all", DestroyAll),
             (r"/destroy-by-id", DestroyById),
             (r"/plain", PlainStart),

@@ -141,3 +141,35 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", os.devnull)
+
+
+def test_devices_page_logs_out_another_browser(demo_url: str, browser: Any, tmp_path: Path) -> None:
+    """Two browsers log in as one user; the first lists both devices and
+    logs the other out, which is then forbidden the secret."""
+    first, second = browser.new_context(), browser.new_context()
+    one, two = first.new_page(), second.new_page()
+    one.goto(demo_url + "/login?user=bob")
+    two.goto(demo_url + "/login?user=bob")
+    assert two.goto(demo_url + "/secret").status == 200
+
+    one.click("text=Your devices")
+    one.wait_for_url(demo_url + "/sessions")
+    assert one.locator("#message").inner_text() == "bob is logged in on 2 device(s)."
+    rows = one.locator("tr.device")
+    assert rows.count() == 2
+    assert one.locator('tr.device[data-current="true"]').count() == 1
+    assert "127.0.0.1" in one.locator("table").inner_text()
+    assert "this device" in one.locator('tr.device[data-current="true"]').inner_text()
+    one.screenshot(path=str(os.environ.get("TORNSESS_DEVICES_SCREENSHOT", tmp_path / "d.png")))
+
+    one.locator('tr.device[data-current="false"] button').click()
+    one.wait_for_url(demo_url + "/sessions")
+    assert one.locator("#message").inner_text() == "bob is logged in on 1 device(s)."
+    assert one.locator("tr.device").count() == 1
+
+    response = two.goto(demo_url + "/secret")
+    assert response is not None and response.status == 403
+    assert two.goto(demo_url + "/secret").status == 403
+    assert one.goto(demo_url + "/secret").status == 200
+    first.close()
+    second.close()

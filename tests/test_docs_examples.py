@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from docs.examples import flashes, login, quickstart, remember_me, values, without_mixin
+from docs.examples import (
+    devices,
+    flashes,
+    login,
+    quickstart,
+    remember_me,
+    values,
+    without_mixin,
+)
 from tests.helpers import Browser
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -32,6 +40,35 @@ async def test_login(serve: Callable[..., Browser]) -> None:
     assert (await browser.post("/logout", "", headers=FORM)).text == "bye"
     assert (await browser.get("/me")).code == 401
     await login.sessions.wait_for_callbacks()
+
+
+@pytest.mark.gen_test
+async def test_devices(serve: Callable[..., Browser]) -> None:
+    laptop = serve(devices.make_app())
+    phone, tablet = Browser(laptop.base_url), Browser(laptop.base_url)
+    assert (await laptop.get("/account")).code == 302  # @authenticated
+    for client in (laptop, phone, tablet):
+        response = await client.post("/login", "user=alice&remember=on", headers=FORM)
+        assert response.text == "welcome alice"
+    assert int(response.cookie("app_session")["max-age"]) == 30 * 24 * 3600
+    assert (await laptop.get("/account")).text == "account of alice"
+    listed = (await laptop.get("/devices")).json()["devices"]
+    assert len(listed) == 3 and sum(d["this device"] for d in listed) == 1
+    assert {d["ip"] for d in listed} == {"127.0.0.1"}
+    phone_handle = next(
+        d["handle"] for d in (await phone.get("/devices")).json()["devices"] if d["this device"]
+    )
+    revoked = await laptop.post("/revoke", f"handle={phone_handle}", headers=FORM)
+    assert revoked.text == "logged out that device"
+    assert (await phone.get("/account")).code == 302
+    changed = await laptop.post("/password", "", headers=FORM)
+    assert changed.text == "password changed; 1 other device(s) logged out"
+    assert (await tablet.get("/account")).code == 302
+    assert (await laptop.get("/account")).code == 200
+    stranger = Browser(laptop.base_url)
+    await stranger.post("/login", "user=mallory", headers=FORM)
+    refused = await stranger.post("/revoke", f"handle={listed[0]['handle']}", headers=FORM)
+    assert refused.code == 404
 
 
 @pytest.mark.gen_test

@@ -551,7 +551,7 @@ class Sessions:
                 session._mark_destroyed()
                 raise
             binding = session._binding()
-            if reindex and binding is not None:
+            if reindex and binding is not None and isinstance(self._db, UserIndex):
                 # The user's index entry follows the new id (a separate
                 # step, safe to repeat: a login writes it again).
                 user, handle = binding
@@ -564,7 +564,6 @@ class Sessions:
         session._renamed(new)
 
     async def _login(self, session: Session, user_id: str, remember: Any) -> None:
-        index = self._index()
         before = session._binding()
         await self._regenerate(session, reindex=False)
         now = time.time()
@@ -580,6 +579,9 @@ class Sessions:
             assert seconds is not None
             session._set_lifetime(seconds, now)
         await self._commit(session)  # stored now, the cookie with this response
+        index = self._db
+        if not isinstance(index, UserIndex):
+            return  # logged in; only the device lists need the index
         if before is not None:
             await index.index_remove(user_tag(before[0]), before[1])
         await index.index_add(

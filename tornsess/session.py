@@ -298,10 +298,12 @@ class Session:
         <tornsess.Sessions.update_expiration>` does (a number of seconds or
         a :class:`datetime.timedelta`; negative: a browser-session cookie).
         With ``Config(record_client=True)`` the client's ``remote_ip`` and
-        User-Agent (cut to 256 characters) are recorded for device lists.
+        User-Agent (cut to 256 characters) are recorded for device lists. The
+        store's user index (:class:`tornsess.UserIndex`) gets the session, so
+        that :meth:`Sessions.user_sessions <tornsess.Sessions.user_sessions>`
+        lists it; a store without one still logs in, but cannot list.
 
         :raises ValueError: *user_id* is not a non-empty str.
-        :raises tornsess.NotSupported: the store keeps no index of users.
         :raises tornsess.SessionInterrupted: a concurrent request destroyed
             or regenerated the session first (409, as for :meth:`regenerate`).
         :raises tornsess.StoreUnavailable: the store failed (503).
