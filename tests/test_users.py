@@ -368,3 +368,40 @@ def test_cluster_index_lives_in_a_slot_of_its_own(redis_cluster: Any) -> None:
     assert index.startswith("slots:u:{") and user_tag("quinn") in index
     session_keys = [db.key(new_id()) for _ in range(20)]
     assert any(db.client.keyslot(k) != db.client.keyslot(index) for k in session_keys)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_last_seen_moves_with_the_idle_refresh(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    # idle 10 s: the store is touched at most once per second.
+    manager = sessions_factory(idle_timeout=10)
+    browser = serve(make_app(manager))
+    await browser.get("/login?user=rita")
+    (before,) = devices(await browser.get("/devices"))
+    await asyncio.sleep(1.1)
+    await browser.get("/get")  # a read past a tenth of the idle timeout: a touch
+    (after,) = devices(await browser.get("/devices"))
+    assert after["last_seen"] > before["last_seen"]
+    assert after["handle"] == before["handle"]
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+async def test_redis_index_lives_as_long_as_its_newest_session(
+    kind: str, serve: Callable[..., Browser], request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("redis_url" if kind == "redis" else "cluster_url")
+    db = RedisDatabase(url, prefix=f"ttl{uuid.uuid4().hex[:8]}:")
+    manager = Sessions(idle_timeout=600)
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    await browser.get("/login?user=sam&remember=100")
+    long_lived = Browser(browser.base_url)
+    sid = (await long_lived.get("/login?user=sam")).json()["id"]
+    index = db.index_key(user_tag("sam"))
+    session_ttl = await db.client.pttl(db.key(sid))
+    index_ttl = await db.client.pttl(index)
+    assert 590_000 < session_ttl <= 600_000  # the idle timeout
+    assert index_ttl >= session_ttl - 1000  # not shorter than its newest session
+    await db.close()
