@@ -141,3 +141,21 @@ def test_short_secret_is_refused_with_keygen_hint() -> None:
     assert "cookie_secret" in result.stderr
     assert "python -m tornsess keygen" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.gen_test
+async def test_devices_in_plain_text(serve: Callable[..., Browser]) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    assert (await browser.get("/sessions")).code == 403
+    assert (await browser.get("/login?user=zoe")).text == "You are logged in.\n"
+    other = Browser(browser.base_url)
+    await other.get("/login?user=zoe")
+    listing = await browser.get("/sessions")
+    lines = listing.text.splitlines()
+    assert lines[0] == "zoe is logged in on 2 device(s)."
+    assert sum(line.endswith("this device") for line in lines[1:]) == 1
+    assert all("127.0.0.1" in line for line in lines[1:])
+    revoked = await browser.post("/sessions/revoke-others", "")
+    assert revoked.code == 303
+    assert (await other.get("/secret")).code == 403
+    assert (await browser.get("/sessions")).text.startswith("zoe is logged in on 1 device(s).")
