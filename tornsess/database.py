@@ -110,10 +110,21 @@ class Record:
         )
 
 
-def _binding(values: Mapping[str, str]) -> tuple[str, str] | None:
-    """``(user_id, handle)`` of a logged-in session's values (reserved keys
-    written by ``Session.login``), or ``None``."""
-    user, handle = values.get("\x00user"), values.get("\x00handle")
+# What a login binds to a session, kept among its values under reserved keys
+# (a key starting with NUL cannot be set by users), so that every store keeps
+# it with the session, atomically, with no change of its own.
+RESERVED = "\x00"
+USER = RESERVED + "user"
+HANDLE = RESERVED + "handle"
+LOGIN = RESERVED + "login"
+CLIENT_IP = RESERVED + "ip"
+CLIENT_UA = RESERVED + "ua"
+
+
+def binding(values: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(user_id, handle)`` of a logged-in session's values (the reserved
+    keys written by ``Session.login``), or ``None``."""
+    user, handle = values.get(USER), values.get(HANDLE)
     if user is None or handle is None:
         return None
     try:
@@ -477,9 +488,9 @@ class MemoryDatabase:
         """Drop the index entry of a logged-in session that is going away."""
         if not self._users:
             return
-        binding = _binding(entry.values)
-        if binding is not None:
-            self._drop(user_tag(binding[0]), binding[1])
+        bound = binding(entry.values)
+        if bound is not None:
+            self._drop(user_tag(bound[0]), bound[1])
 
     def _drop(self, tag: str, handle: str) -> None:
         entries = self._users.get(tag)

@@ -23,7 +23,18 @@ from .cookie import (
     registrable_domain,
     request_cookie_values,
 )
-from .database import Database, MemoryDatabase, Record, UserIndex
+from .database import (
+    CLIENT_IP,
+    CLIENT_UA,
+    HANDLE,
+    LOGIN,
+    USER,
+    Database,
+    MemoryDatabase,
+    Record,
+    UserIndex,
+    binding,
+)
 from .encoding import Encoding, RotatingEncoding
 from .errors import (
     ConfigError,
@@ -36,7 +47,7 @@ from .errors import (
 )
 from .ids import _ID_RE, handle_tag, is_valid_id, new_handle, new_id, user_tag
 from .lifecycle import FailureLog
-from .session import CLIENT_IP, CLIENT_UA, HANDLE, LOGIN, USER, Session
+from .session import Session
 
 __all__ = ["Sessions", "SessionInfo", "DestroyCallback"]
 
@@ -84,9 +95,12 @@ def _meta_value(record: Record, key: str) -> Any:
         return None
 
 
-def _bound_user(record: Record) -> str | None:
-    user = _meta_value(record, USER)
-    return user if isinstance(user, str) else None
+def _expired(record: Record, now: float, idle: float | None) -> bool:
+    """Whether a loaded record is past its absolute or idle limit (checked
+    again here: a store may keep an expired session until its sweep)."""
+    return (record.deadline is not None and record.deadline <= now) or (
+        idle is not None and record.accessed + idle <= now
+    )
 
 
 def _utc(timestamp: float) -> _dt.datetime:
@@ -103,11 +117,7 @@ def _session_info(
 ) -> SessionInfo | None:
     """The SessionInfo of an index entry, or ``None`` if it is not a live
     session of *user_id* (another user's under a shared tag, or expired)."""
-    if _bound_user(record) != user_id or _meta_value(record, HANDLE) != handle:
-        return None
-    if (record.deadline is not None and record.deadline <= now) or (
-        idle is not None and record.accessed + idle <= now
-    ):
+    if binding(record.values) != (user_id, handle) or _expired(record, now, idle):
         return None
     if record.expires_at is not None and record.expires_at <= now:
         return None
@@ -162,6 +172,7 @@ class Sessions:
         self._db: Database = MemoryDatabase()
         self._db.set_expire_listener(self._fire_destroy)
         self._failures = FailureLog(self._db)
+        self._user_index: UserIndex | None = self._db
 
     def __repr__(self) -> str:
         return f"Sessions(cookie={self._config.cookie!r}, database={self._db!r})"
@@ -187,6 +198,7 @@ class Sessions:
         self._db = db
         db.set_expire_listener(self._fire_destroy)
         self._failures = FailureLog(db)
+        self._user_index = db if isinstance(db, UserIndex) else None
 
     # -- on_destroy -----------------------------------------------------------
 
@@ -310,13 +322,10 @@ class Sessions:
             if found and any(sid == f[0] for f in found):
                 continue
             record = await self._db.load(sid)
-            if self._failures.failing:
-                self._failures.recovered()
+            self._answered()
             if record is None:
                 continue
-            if (record.deadline is not None and record.deadline <= now) or (
-                self._idle is not None and record.accessed + self._idle <= now
-            ):  # expired: defence in depth, a store may keep it until its sweep
+            if _expired(record, now, self._idle):
                 if await self._db.destroy(sid):
                     self._fire_destroy(sid)
                 continue
@@ -406,9 +415,10 @@ class Sessions:
         if session._stored():
             existed = await self._db.destroy(session.id)
             self._answered()
-            binding = session._binding()
-            if binding is not None and isinstance(self._db, UserIndex):
-                await self._db.index_remove(user_tag(binding[0]), binding[1])
+            entry = self._index_entry(session)
+            if entry is not None:
+                index, tag, handle = entry
+                await index.index_remove(tag, handle)
             if existed:
                 self._fire_destroy(session.id)
         session._mark_destroyed()
@@ -526,10 +536,9 @@ class Sessions:
                     self._answered()
                     if not touched:
                         raise SessionInterrupted("the session was destroyed or expired")
-                    binding = session._binding()
-                    if binding is not None and isinstance(self._db, UserIndex):
-                        # The index lives at least as long as its sessions.
-                        await self._db.index_touch(user_tag(binding[0]), expires_at)
+                    entry = self._index_entry(session)
+                    if entry is not None:  # the index lives as long as its sessions
+                        await entry[0].index_touch(entry[1], expires_at)
             except SessionInterrupted:
                 session._mark_destroyed()
                 raise
@@ -550,16 +559,13 @@ class Sessions:
             except SessionInterrupted:
                 session._mark_destroyed()
                 raise
-            binding = session._binding()
-            if reindex and binding is not None and isinstance(self._db, UserIndex):
+            entry = self._index_entry(session) if reindex else None
+            if entry is not None:
                 # The user's index entry follows the new id (a separate
                 # step, safe to repeat: a login writes it again).
-                user, handle = binding
-                await self._index().index_add(
-                    user_tag(user),
-                    handle,
-                    new,
-                    self._expires_at(session._deadline_at(), time.time()),
+                index, tag, handle = entry
+                await index.index_add(
+                    tag, handle, new, self._expires_at(session._deadline_at(), time.time())
                 )
         session._renamed(new)
 
@@ -579,8 +585,8 @@ class Sessions:
             assert seconds is not None
             session._set_lifetime(seconds, now)
         await self._commit(session)  # stored now, the cookie with this response
-        index = self._db
-        if not isinstance(index, UserIndex):
+        index = self._user_index
+        if index is None:
             return  # logged in; only the device lists need the index
         if before is not None:
             await index.index_remove(user_tag(before[0]), before[1])
@@ -589,11 +595,19 @@ class Sessions:
         )
         self._answered()
 
-    def _index(self) -> Any:
+    def _index(self) -> UserIndex:
         """The store, if it keeps an index of users' sessions."""
-        if not isinstance(self._db, UserIndex):
+        if self._user_index is None:
             raise NotSupported(f"{self._db!r} keeps no index of users' sessions")
-        return self._db
+        return self._user_index
+
+    def _index_entry(self, session: Session) -> tuple[UserIndex, str, str] | None:
+        """``(index, user tag, handle)`` of a logged-in session whose store
+        keeps a user index; ``None`` otherwise."""
+        bound = session._binding()
+        if bound is None or self._user_index is None:
+            return None
+        return self._user_index, user_tag(bound[0]), bound[1]
 
     # -- users and devices --------------------------------------------------
 
@@ -637,7 +651,8 @@ class Sessions:
         entries = await self._index_call(index.index_sessions(tag))
         destroyed = 0
         for handle, record in entries:
-            if handle == keep or _bound_user(record) != user_id:
+            bound = binding(record.values)
+            if handle == keep or bound is None or bound[0] != user_id:
                 continue
             existed, session_id = await self._index_call(index.index_destroy(tag, handle))
             if existed:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 from . import codec
-from .database import _EMPTY, _NO_KEYS, Op, Record
+from .database import _EMPTY, _NO_KEYS, HANDLE, LOGIN, RESERVED, USER, Op, Record, binding
 from .errors import (
     EntryNotFound,
     ImmutableEntry,
@@ -48,15 +48,6 @@ _BOOL_STRINGS = {
     "False": False,
 }
 _INT64 = (-(2**63), 2**63 - 1)
-
-# What a login binds to a session, kept among its values under reserved
-# keys (a key starting with NUL cannot be set by users), so that every store
-# keeps it with the session, atomically, with no change of its own.
-USER = "\x00user"
-HANDLE = "\x00handle"
-LOGIN = "\x00login"
-CLIENT_IP = "\x00ip"
-CLIENT_UA = "\x00ua"
 
 
 _loads = codec.loads
@@ -220,9 +211,9 @@ class Session:
             self._status = _Status.STORED
             values = record.values
             if USER in values:  # a logged-in session: its binding apart
-                self._values = {k: v for k, v in values.items() if k[:1] != "\x00"}
+                self._values = {k: v for k, v in values.items() if k[:1] != RESERVED}
                 self._values_owned = True
-                self._meta = {k: v for k, v in values.items() if k[:1] == "\x00"}
+                self._meta = {k: v for k, v in values.items() if k[:1] == RESERVED}
             else:
                 self._values = values
             self._flashes = record.flashes
@@ -360,7 +351,7 @@ class Session:
     def _check_key(key: str) -> None:
         if type(key) is not str:
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
-        if key[:1] == "\x00":
+        if key[:1] == RESERVED:
             raise ValueError("session keys starting with NUL are reserved for tornsess")
 
     # -- values -------------------------------------------------------------
@@ -867,8 +858,7 @@ class Session:
 
     def _binding(self) -> tuple[str, str] | None:
         """``(user_id, handle)`` when logged in."""
-        user, handle = self.user_id, self.handle
-        return None if user is None or handle is None else (user, handle)
+        return binding(self._meta)
 
     def _bind(self, meta: dict[str, Any]) -> None:
         """Replace the login binding with *meta* (reserved key -> value), as
