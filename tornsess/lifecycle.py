@@ -184,15 +184,11 @@ def _release(state: RequestState) -> None:
 
 def _really_finish(handler: RequestHandler, state: RequestState, chunk: Any = None) -> Any:
     """The handler's own ``finish()``, past the hooks, which it removes."""
-    state.done = True
-    attrs = handler.__dict__
-    attrs.pop("finish", None)
-    attrs.pop("flush", None)
+    _unhook(handler, state)
     try:
         return type(handler).finish(handler, chunk)
     finally:
-        for session in state.sessions.values():
-            session._release()
+        _release(state)
 
 
 # -- failures ------------------------------------------------------------------
@@ -326,12 +322,8 @@ def _finish(
         return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
     if not handler._headers_written:
         _add_vary(handler)
-    if state.chain is None:
-        for session in state.sessions.values():
-            if session._pending():
-                break
-        else:  # nothing to store: finish at once
-            return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
+    if state.chain is None and not _pending(state):  # nothing to store
+        return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
     if chunk is not None:
         handler.write(chunk)
     state.finishing = True
