@@ -92,6 +92,14 @@ def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
     )
 
 
+def _record(times: tuple[float, float, float | None, float | None], data: object) -> Record:
+    """A row's Record from its checked times and its data (``_Unreadable``
+    if the data cannot be read)."""
+    created, accessed, deadline, expires_at = times
+    values, immutable, flashes = _unpack(data)
+    return Record(values, frozenset(immutable), flashes, created, accessed, deadline, expires_at)
+
+
 def _times(row: Sequence[Any]) -> tuple[float, float, float | None, float | None]:
     created, accessed, deadline, expires_at = row
     for value in (created, accessed):
@@ -282,8 +290,8 @@ class SQLiteDatabase:
             if row is None:
                 return None
             try:
-                created, accessed, deadline, expires_at = _times(row[:4])
-                if expires_at is not None and expires_at <= now:
+                times = _times(row[:4])
+                if times[3] is not None and times[3] <= now:
                     # Expired: remove it now, and report it (once: whoever
                     # deletes the row reports it).
                     deleted = conn.execute(
@@ -291,15 +299,12 @@ class SQLiteDatabase:
                         (key, now),
                     ).rowcount
                     return row[5] if deleted and isinstance(row[5], str) else None
-                values, immutable, flashes = _unpack(row[4])
+                return _record(times, row[4])
             except _Unreadable as exc:
                 # Not a row this store wrote: the session is absent, for good.
                 conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
                 log.warning("tornsess: removed an unreadable SQLite session row (%s)", exc)
                 return None
-            return Record(
-                values, frozenset(immutable), flashes, created, accessed, deadline, expires_at
-            )
 
         found = await self._run(work)
         if isinstance(found, str):
@@ -543,32 +548,18 @@ class SQLiteDatabase:
                 "WHERE u.tag = ?",
                 (tag,),
             ).fetchall()
-            found, dead = [], []
-            for handle, *times, data in rows:
+            found: list[tuple[str, Record]] = []
+            dead: list[tuple[str]] = []
+            for handle, *row_times, data in rows:
                 try:
-                    if times[0] is None:
+                    if row_times[0] is None:
                         raise _Unreadable("gone")
-                    created, accessed, deadline, expires_at = _times(times)
-                    if expires_at is not None and expires_at <= now:
+                    times = _times(row_times)
+                    if times[3] is not None and times[3] <= now:
                         raise _Unreadable("expired")
-                    values, immutable, flashes = _unpack(data)
+                    found.append((handle, _record(times, data)))
                 except _Unreadable:
                     dead.append((handle,))
-                    continue
-                found.append(
-                    (
-                        handle,
-                        Record(
-                            values,
-                            frozenset(immutable),
-                            flashes,
-                            created,
-                            accessed,
-                            deadline,
-                            expires_at,
-                        ),
-                    )
-                )
             if dead:
                 conn.executemany("DELETE FROM tornsess_users WHERE handle = ?", dead)
             return found
