@@ -117,26 +117,25 @@ async def test_walkthrough_against_the_demo_process(encoder: str, how: str) -> N
         await proc.wait()
 
 
-def test_unknown_encoder_or_store_is_refused() -> None:
-    result = subprocess.run(
-        [sys.executable, "demo.py", "--encoder=rot13"],
+def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python demo.py ARGS`` for options it refuses (it exits at once)."""
+    return subprocess.run(
+        [sys.executable, "demo.py", *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_unknown_encoder_or_store_is_refused() -> None:
+    result = run_demo("--encoder=rot13")
     assert result.returncode != 0
     assert "encoder" in result.stderr
 
 
 def test_short_secret_is_refused_with_keygen_hint() -> None:
-    result = subprocess.run(
-        [sys.executable, "demo.py", "--encoder=signed", "--secret=too short"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_demo("--encoder=signed", "--secret=too short")
     assert result.returncode != 0
     assert "cookie_secret" in result.stderr
     assert "python -m tornsess keygen" in result.stderr
