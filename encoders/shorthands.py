@@ -17,6 +17,8 @@ from .signed import SignedEncoder
 __all__ = ["SHORTHANDS", "encoding_from_settings"]
 
 SHORTHANDS = ("plain", "signed", "secretbox")
+"""The encoder names the ``encoding`` field accepts in the Application's
+``sessions`` setting."""
 
 
 def encoding_from_settings(shorthand: str, settings: Mapping[str, Any]) -> Encoding:
