@@ -2,6 +2,8 @@
 
 ``python3 tools/venv.py VENV demo`` installs the package (editable);
 ``python3 tools/venv.py VENV test`` installs it with the test extras.
+A virtualenv made by another Python version than the one running this
+script is made anew, so ``make test PYTHON=python3.13`` tests 3.13.
 
 Several make targets may run this at once (``make demo & make test``): an
 exclusive lock on ``VENV.lock`` makes the second wait while the first
@@ -35,6 +37,20 @@ def fresh(stamp: Path) -> bool:
     return all(made >= path.stat().st_mtime for path in INPUTS)
 
 
+def same_python(venv: Path) -> bool:
+    """Whether *venv* was made by a Python of this one's major.minor version
+    (``make test PYTHON=python3.13`` must not reuse a 3.11 virtualenv)."""
+    try:
+        config = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return False
+    for line in config.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return value.strip().split(".")[:2] == [str(n) for n in sys.version_info[:2]]
+    return False
+
+
 def run(*command: str) -> None:
     print("+", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
@@ -51,9 +67,12 @@ def main(argv: list[str]) -> int:
     python = venv / "bin" / "python"
     with open(f"{venv}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if any(fresh(venv / f".installed-{purpose}") for purpose in covering):
+        matches = same_python(venv)
+        if matches and any(fresh(venv / f".installed-{purpose}") for purpose in covering):
             return 0
-        if not python.exists():
+        if not matches or not python.exists():
+            # Missing, or made by another Python: build it anew (--clear
+            # also drops the stamps of what was installed into it).
             run(sys.executable, "-m", "venv", "--clear", str(venv))
             run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         run(str(python), "-m", "pip", "install", "--quiet", "-e", requirement)
