@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import cast
 
@@ -26,12 +27,35 @@ def key_list(field: str, keys: KeyInput) -> list[str | bytes]:
     return items
 
 
+VERIFIED_CACHE = 4096
+"""How many verified cookie values a keyed encoder remembers (see
+:class:`KeyedEncoder`)."""
+
+
 class KeyedEncoder:
     """``decode`` and ``decode_stale`` for an encoder with key lists, around
     its ``_decode``; any exception but ``DecodeError`` becomes ``DecodeError``,
-    whatever the input (the libraries underneath raise assorted types)."""
+    whatever the input (the libraries underneath raise assorted types).
 
-    def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
+    A browser sends the same cookie value on every request of its session,
+    so the encoder remembers the last :data:`VERIFIED_CACHE` values that
+    verified, with what they decoded to, and answers them again without the
+    cryptography. Only values that passed verification are remembered, keyed
+    by their exact text: a forged or altered value never matches one (a dict
+    lookup compares text only after a 64-bit hash match, so its timing tells
+    nothing about a remembered value). A value with a time limit (the signed
+    encoder's ``max_age``) is remembered with it, and is refused once it has
+    passed. The keys of an encoder never change, so neither does an answer.
+    """
+
+    verified_cache = VERIFIED_CACHE
+
+    def __init__(self) -> None:
+        self._verified: dict[str, tuple[str, tuple[str, bool], float | None]] = {}
+
+    def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool, float | None]:
+        """The id, whether an older key was needed, and until when (a
+        :func:`time.time`) the answer holds, ``None`` for ever."""
         raise NotImplementedError
 
     def decode(self, cookie_name: str, cookie_value: str) -> str:
@@ -41,9 +65,26 @@ class KeyedEncoder:
     def decode_stale(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
         """Like :meth:`decode`, plus whether a key other than the newest was
         needed (the manager then re-issues the cookie)."""
+        verified = self._verified
         try:
-            return self._decode(cookie_name, cookie_value)
+            hit = verified.get(cookie_value)
+        except TypeError:  # unhashable: not a cookie value at all
+            hit = None
+        if hit is not None and hit[0] == cookie_name and (hit[2] is None or time.time() <= hit[2]):
+            return hit[1]
+        try:
+            session_id, stale, until = self._decode(cookie_name, cookie_value)
         except DecodeError:
             raise
         except Exception as exc:
             raise DecodeError(f"undecodable value ({type(exc).__name__})") from None
+        answer = (session_id, stale)
+        limit = self.verified_cache
+        if limit > 0:
+            if len(verified) >= limit:
+                try:
+                    del verified[next(iter(verified))]  # the oldest
+                except (KeyError, RuntimeError, StopIteration):  # another thread got there
+                    pass
+            verified[cookie_value] = (cookie_name, answer, until)
+        return answer

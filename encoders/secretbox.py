@@ -48,6 +48,7 @@ class SecretBoxEncoder(KeyedEncoder):
     """
 
     def __init__(self, keys: KeyInput) -> None:
+        super().__init__()
         boxes: list[tuple[int, nacl.secret.SecretBox]] = []
         for item in key_list("keys", keys):
             if isinstance(item, str):
@@ -74,7 +75,7 @@ class SecretBoxEncoder(KeyedEncoder):
         sealed = bytes([key_id]) + bytes(box.encrypt(plaintext, nacl.utils.random(_NONCE)))
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
-    def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
+    def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool, float | None]:
         if type(cookie_value) is not str or len(cookie_value) > _MAX_TEXT:
             raise DecodeError("not a SecretBox value")
         if not cookie_value.isascii() or "=" in cookie_value:
@@ -101,7 +102,7 @@ class SecretBoxEncoder(KeyedEncoder):
             text = session_id.decode("ascii")
             if not is_valid_id(text):
                 raise DecodeError("not a session id")
-            return text, index != 0
+            return text, index != 0, None
         raise DecodeError("no key opens this box")
 
     def __repr__(self) -> str:

@@ -78,6 +78,7 @@ class SignedEncoder(KeyedEncoder):
         salt: str = "tornsess.signed-session-id",
         max_age: float | None = None,
     ) -> None:
+        super().__init__()
         items = key_list("keys", keys)
         self._keys = [k.encode("utf-8") if isinstance(k, str) else k for k in items]
         for key in self._keys:
@@ -118,21 +119,7 @@ class SignedEncoder(KeyedEncoder):
         """Sign *session_id* for *cookie_name* with the newest key."""
         return self._signers_for(cookie_name)[0].sign(session_id).decode("ascii")
 
-    def decode_stale(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
-        """The session id in *cookie_value*, and whether a key other than the
-        newest signed it (the manager then re-issues the cookie).
-
-        :raises tornsess.DecodeError: for anything but a canonical token
-            signed with one of the keys for *cookie_name*.
-        """
-        try:
-            return self._decode(cookie_name, cookie_value)
-        except DecodeError:
-            raise
-        except Exception as exc:  # whatever the input: only DecodeError leaves
-            raise DecodeError(f"undecodable value ({type(exc).__name__})") from None
-
-    def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
+    def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool, float | None]:
         if type(cookie_value) is not str or len(cookie_value) > _MAX_TOKEN:
             raise DecodeError("not a signed session id")
         payload, dot, signature = cookie_value.rpartition(".")
@@ -161,14 +148,15 @@ class SignedEncoder(KeyedEncoder):
         session_id, dot, stamp = payload.rpartition(".")
         if not dot:
             raise DecodeError("no timestamp")
-        if self._max_age is not None:
-            timestamp = bytes_to_int(base64_decode(stamp))
-            now = time.time()
-            if timestamp > now + FUTURE_SKEW:
-                raise DecodeError("signature from the future")
-            if now - timestamp > self._max_age:
-                raise DecodeError("signature expired")
-        return session_id, stale
+        if self._max_age is None:
+            return session_id, stale, None
+        timestamp = bytes_to_int(base64_decode(stamp))
+        now = time.time()
+        if timestamp > now + FUTURE_SKEW:
+            raise DecodeError("signature from the future")
+        if now - timestamp > self._max_age:
+            raise DecodeError("signature expired")
+        return session_id, stale, timestamp + self._max_age
 
     def __repr__(self) -> str:
         return f"SignedEncoder(<{len(self._keys)} key(s)>, max_age={self._max_age!r})"

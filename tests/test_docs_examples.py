@@ -127,6 +127,12 @@ async def test_signed(serve: Callable[..., Browser]) -> None:
     boxed = serve(signed.make_secretbox_app(keys))
     assert (await boxed.get("/")).text == "visit 1"
     assert (await boxed.get("/")).text == "visit 2"
+    app = signed.make_verify_every_request_app(keys)
+    every = serve(app)
+    assert (await every.get("/")).text == "visit 1"
+    assert (await every.get("/")).text == "visit 2"
+    encoder = app.settings["sessions"].config.encoding
+    assert encoder._verified == {}
 
 
 @pytest.mark.gen_test

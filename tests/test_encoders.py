@@ -227,6 +227,62 @@ def test_mutations_of_valid_values_raise_only_decode_error(
                 pass
 
 
+@pytest.mark.parametrize("kind", ["signed", "secretbox"])
+def test_remembered_values_answer_only_their_exact_text_and_name(kind: str) -> None:
+    encoder = make(kind, [K1, K2])
+    assert isinstance(encoder, SignedEncoder | SecretBoxEncoder)
+    sid = tornsess.ids.new_id()
+    value = encoder.encode(NAME, sid)
+    old = make(kind, K1).encode(NAME, sid)
+    for _ in range(2):  # the second round is answered from memory
+        assert encoder.decode_stale(NAME, value) == (sid, False)
+        assert encoder.decode_stale(NAME, old) == (sid, True)
+        with pytest.raises(DecodeError):
+            encoder.decode(NAME + "x", value)  # bound to its cookie name
+        for mutated in (value[:-1], value + "A", value[:-1] + other_char(value[-1])):
+            with pytest.raises(DecodeError):
+                encoder.decode(NAME, mutated)
+    with pytest.raises(DecodeError):
+        encoder.decode(NAME, [value])  # type: ignore[arg-type]  # unhashable
+
+
+@pytest.mark.parametrize("kind", ["signed", "secretbox"])
+def test_remembered_values_are_bounded(kind: str) -> None:
+    encoder = make(kind)
+    assert isinstance(encoder, SignedEncoder | SecretBoxEncoder)
+    encoder.verified_cache = 3
+    pairs = [(sid, encoder.encode(NAME, sid)) for sid in (f"id{i}" for i in range(5))]
+    for _ in range(2):
+        for sid, value in pairs:
+            assert encoder.decode(NAME, value) == sid
+    assert len(encoder._verified) == 3
+    assert list(encoder._verified) == [value for _, value in pairs[-3:]]
+    encoder.verified_cache = 0  # verify every request
+    encoder._verified.clear()
+    assert encoder.decode(NAME, pairs[0][1]) == pairs[0][0]
+    assert encoder._verified == {}
+
+
+def test_a_remembered_signed_value_still_expires_with_max_age(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    encoder = SignedEncoder(K1, max_age=60)
+    value = encoder.encode(NAME, "abc")
+    assert encoder.decode(NAME, value) == "abc"
+    assert value in encoder._verified
+    later = time.time() + 61
+
+    class Clock:
+        @staticmethod
+        def time() -> float:
+            return later
+
+    monkeypatch.setattr("tornsess.encoders._keys.time", Clock)
+    monkeypatch.setattr("tornsess.encoders.signed.time", Clock)
+    with pytest.raises(DecodeError, match="expired"):
+        encoder.decode(NAME, value)
+
+
 def test_decode_rejects_non_str() -> None:
     for encoder in ENCODERS:
         with pytest.raises(DecodeError):

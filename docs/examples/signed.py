@@ -8,7 +8,7 @@ import os
 import tornado.web
 
 from tornsess import SessionMixin, Sessions
-from tornsess.encoders import SecretBoxEncoder
+from tornsess.encoders import SecretBoxEncoder, SignedEncoder
 
 
 class Home(SessionMixin, tornado.web.RequestHandler):
@@ -32,11 +32,19 @@ def make_app() -> tornado.web.Application:
 
 
 def make_secretbox_app(keys: list[str]) -> tornado.web.Application:
-    """Encrypted cookies with explicit keys (``python -m tornsess keygen
-    --encoder secretbox``), oldest first: the last one encrypts."""
+    """Encrypted cookies with explicit keys (``python -m tornsess keygen``),
+    oldest first: the last one encrypts."""
     return tornado.web.Application(
         [(r"/", Home)], sessions=Sessions(encoding=SecretBoxEncoder(keys))
     )
+
+
+def make_verify_every_request_app(keys: list[str]) -> tornado.web.Application:
+    """Signed cookies checked with the HMAC on every request: the encoder
+    remembers no verified values."""
+    encoder = SignedEncoder(keys)
+    encoder.verified_cache = 0
+    return tornado.web.Application([(r"/", Home)], sessions=Sessions(encoding=encoder))
 
 
 async def main() -> None:
