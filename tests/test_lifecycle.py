@@ -14,7 +14,7 @@ from tornado.web import Application, RequestHandler
 import tornsess
 from tests.apps import Base, make_app
 from tests.helpers import Browser
-from tornsess import MemoryDatabase, Op, Record, Sessions, StoreUnavailable
+from tornsess import MemoryDatabase, Op, Record, SessionMixin, Sessions, StoreUnavailable
 
 NAME = tornsess.DEFAULT_COOKIE_NAME
 
@@ -406,7 +406,64 @@ async def test_store_failure_inside_the_handler_gives_503_without_traceback(
 
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("mode", ["read", "write", "anonymous", "regenerate"])
+@pytest.mark.parametrize("kind", ["override-after-mixin", "override-before-mixin", "plain-start"])
+@pytest.mark.parametrize("store", ["memory", "waiting"])
+async def test_a_finish_override_runs_once_and_the_session_is_stored_before_the_response(
+    serve: Callable[..., Browser], kind: str, store: str
+) -> None:
+    # SessionMixin hooks finish() in its class, a plain handler gets
+    # instance hooks: either way an application's own finish() override runs
+    # once, and the cookie and the stored value are there when it returns.
+    calls: list[str] = []
+    manager = Sessions()
+    if store == "waiting":
+        manager.use_database(FlakyDatabase())  # overrides load: started in a coroutine
+
+    class Own(RequestHandler):
+        def finish(self, chunk: Any = None) -> Any:
+            calls.append(self.request.path)
+            self.set_header("X-Own", str(len(calls)))
+            return super().finish(chunk)
+
+    class WithMixin(SessionMixin, Own):
+        def get(self) -> None:
+            self.finish(str(self.session.increment("n")))
+
+    class OverridesMixin(SessionMixin, RequestHandler):
+        def get(self) -> None:
+            self.finish(str(self.session.increment("n")))
+
+        def finish(self, chunk: Any = None) -> Any:
+            calls.append(self.request.path)
+            self.set_header("X-Own", str(len(calls)))
+            return super().finish(chunk)
+
+    class Plain(Own):
+        async def get(self) -> None:
+            session = await manager.start(self)
+            self.finish(str(session.increment("n")))
+
+    app = make_app(manager)
+    handler = {
+        "override-after-mixin": WithMixin,
+        "override-before-mixin": OverridesMixin,
+        "plain-start": Plain,
+    }[kind]
+    app.wildcard_router.add_rules([(r"/own", handler)])
+    browser = serve(app)
+    first = await browser.get("/own")
+    assert first.code == 200 and first.text == "1"
+    assert first.headers["X-Own"] == "1"
+    assert "Cookie" in first.headers["Vary"]
+    assert first.cookie(manager.config.cookie)["value"]
+    second = await browser.get("/own")
+    assert second.text == "2" and second.headers["X-Own"] == "2"
+    assert calls == ["/own", "/own"]
+    assert (await browser.get("/get")).json()["values"] == {"n": 2}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("mode", ["read", "write", "anonymous", "regenerate", "plain-start"])
 async def test_a_finished_request_is_freed_by_reference_counting(
     serve: Callable[..., Browser], mode: str
 ) -> None:
@@ -416,6 +473,8 @@ async def test_a_finished_request_is_freed_by_reference_counting(
     import weakref
 
     handlers: list[weakref.ref[Any]] = []
+
+    manager = Sessions()
 
     class Probe(Base):
         async def get(self) -> None:
@@ -428,8 +487,17 @@ async def test_a_finished_request_is_freed_by_reference_counting(
         def on_finish(self) -> None:
             handlers.append(weakref.ref(self))
 
-    app = make_app(Sessions())
-    app.wildcard_router.add_rules([(r"/probe", Probe)])
+    class PlainProbe(RequestHandler):  # instance hooks, removed at the end
+        async def get(self) -> None:
+            session = await manager.start(self)
+            session.increment("n")
+            self.finish(str(session.get("n")))
+
+        def on_finish(self) -> None:
+            handlers.append(weakref.ref(self))
+
+    app = make_app(manager)
+    app.wildcard_router.add_rules([(r"/probe", PlainProbe if mode == "plain-start" else Probe)])
     browser = serve(app)
     await browser.get("/incr?key=n")
     if mode == "anonymous":

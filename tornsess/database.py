@@ -401,7 +401,8 @@ class MemoryDatabase:
 
     answers_at_once = True
     """Its coroutines never wait: the request lifecycle commits at once,
-    without a Task."""
+    without a Task, and :class:`~tornsess.SessionMixin` starts the session in
+    a synchronous ``prepare`` through :meth:`load_now`."""
 
     def __init__(
         self,
@@ -508,10 +509,15 @@ class MemoryDatabase:
             return None
         return entry
 
+    def load_now(self, session_id: str) -> Record | None:
+        """:meth:`load` without waiting (the store answers from memory).
+
+        The entry itself: the manager reads it at once, and commits replace
+        its mappings instead of changing them, so the request keeps a
+        consistent snapshot."""
+        return self._live(session_id)
+
     async def load(self, session_id: str) -> Record | None:
-        # The entry itself: the manager reads it at once, and commits replace
-        # its mappings instead of changing them, so the request keeps a
-        # consistent snapshot.
         return self._live(session_id)
 
     async def create(self, session_id: str, record: Record) -> bool:

@@ -5,7 +5,7 @@ goes out, and the responses for a failed store (503) and a lost race (409).
 The path of one request reads top to bottom in two files: the manager
 (:mod:`tornsess.manager`) opens the session in :meth:`Sessions.start
 <tornsess.Sessions.start>`, which calls :func:`install` here once per
-request; when the handler finishes, :func:`_finish` commits through the
+request; when the handler finishes, :func:`hooked_finish` commits through the
 manager, then sends the response.
 """
 
@@ -54,7 +54,7 @@ class Manager(Protocol):
     def _guard(self, session: Any, operation: Awaitable[None]) -> Awaitable[None]: ...
 
 
-__all__ = ["FailureLog", "RequestState", "install", "state_of"]
+__all__ = ["FailureLog", "RequestState", "hooked_finish", "hooked_flush", "install", "state_of"]
 
 log = logging.getLogger("tornsess")
 
@@ -134,37 +134,75 @@ class FailureLog:
 
 class RequestState:
     """What tornsess keeps on one handler for the length of a request: the
-    session each manager started, and where the response stands."""
+    session each manager started, where the response stands, and how to
+    reach the handler's own ``finish()`` and ``flush()`` past the hooks."""
 
-    __slots__ = ("sessions", "chain", "finishing", "done", "failed")
+    __slots__ = (
+        "sessions",
+        "chain",
+        "finishing",
+        "done",
+        "failed",
+        "hooked",
+        "real_finish",
+        "real_flush",
+    )
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        hooked: bool,
+        real_finish: Callable[[Any, Any], Any],
+        real_flush: Callable[[Any, bool], Any],
+    ) -> None:
         self.sessions: dict[Manager, Tracked] = {}
         self.chain: asyncio.Future[None] | None = None
         self.finishing = False  # finish() was called; the commit runs
         self.done = False  # the real finish() runs or ran
         self.failed = False  # a store call failed: store nothing more
+        self.hooked = hooked  # the hooks are instance attributes
+        self.real_finish = real_finish
+        self.real_flush = real_flush
 
 
 def state_of(handler: RequestHandler) -> RequestState | None:
     """The request's state, or ``None`` if no session was started in it."""
-    return handler.__dict__.get("_tornsess")
+    # getattr, not handler.__dict__: reading an instance's __dict__ turns its
+    # attributes into a real dict, which slows every later attribute access
+    # of Tornado's on the handler. SessionMixin declares the attribute.
+    return getattr(handler, "_tornsess", None)
+
+
+def _type_finish(handler: RequestHandler, chunk: Any = None) -> Any:
+    return type(handler).finish(handler, chunk)
+
+
+def _type_flush(handler: RequestHandler, include_footers: bool = False) -> Any:
+    return type(handler).flush(handler, include_footers)
 
 
 def install(handler: RequestHandler) -> RequestState:
     """Hook the handler's ``finish()`` and ``flush()`` (once per request).
 
-    The hooks are instance attributes that refer to the handler, a reference
-    cycle; :func:`_really_finish` removes them as the response ends, and
-    releases the sessions' reference to the handler, so that the handler,
-    its request and its sessions are freed by reference counting, as in bare
-    Tornado, instead of waiting for the cyclic garbage collector.
+    A :class:`~tornsess.SessionMixin` handler has the hooks in its class
+    (``finish`` and ``flush`` call :func:`hooked_finish` and
+    :func:`hooked_flush` while a request's sessions are open) and reaches its
+    own methods through ``_tornsess_real_finish`` and
+    ``_tornsess_real_flush``. Any other handler gets them as instance
+    attributes; those refer to the handler, a reference cycle, which
+    :func:`_really_finish` removes as the response ends. It also releases
+    the sessions' reference to the handler, so that the handler, its request
+    and its sessions are freed by reference counting, as in bare Tornado,
+    instead of waiting for the cyclic garbage collector.
     """
-    state = RequestState()
-    attrs = handler.__dict__
-    attrs["_tornsess"] = state
-    attrs["finish"] = functools.partial(_finish, handler, state)
-    attrs["flush"] = functools.partial(_flush, handler, state)
+    cls = type(handler)
+    real_finish = getattr(cls, "_tornsess_real_finish", None)
+    if real_finish is not None:
+        state = RequestState(False, real_finish, cls._tornsess_real_flush)  # type: ignore[attr-defined]
+    else:
+        state = RequestState(True, _type_finish, _type_flush)
+        handler.finish = functools.partial(hooked_finish, handler, state)  # type: ignore[method-assign]
+        handler.flush = functools.partial(hooked_flush, handler, state)  # type: ignore[method-assign]
+    handler._tornsess = state  # type: ignore[attr-defined]
     return state
 
 
@@ -172,9 +210,13 @@ def _unhook(handler: RequestHandler, state: RequestState) -> None:
     """Remove the hooks: from now on ``finish()`` and ``flush()`` are the
     handler's own."""
     state.done = True
-    attrs = handler.__dict__
-    attrs.pop("finish", None)
-    attrs.pop("flush", None)
+    if state.hooked:
+        state.hooked = False
+        for name in ("finish", "flush"):
+            try:
+                delattr(handler, name)
+            except AttributeError:  # pragma: no cover - removed by the application
+                pass
 
 
 def _release(state: RequestState) -> None:
@@ -186,7 +228,7 @@ def _really_finish(handler: RequestHandler, state: RequestState, chunk: Any = No
     """The handler's own ``finish()``, past the hooks, which it removes."""
     _unhook(handler, state)
     try:
-        return type(handler).finish(handler, chunk)
+        return state.real_finish(handler, chunk)
     finally:
         _release(state)
 
@@ -220,7 +262,7 @@ def conflict(handler: RequestHandler, cookie: str, exc: SessionInterrupted) -> N
 def _drop_cookie(handler: RequestHandler, name: str) -> None:
     """Withdraw a Set-Cookie for *name* this response would send, unless it
     deletes the cookie."""
-    cookies = handler.__dict__.get("_new_cookie")
+    cookies = getattr(handler, "_new_cookie", None)
     if cookies is not None and name in cookies and cookies[name].value:
         del cookies[name]
 
@@ -306,11 +348,13 @@ async def commit_all(handler: RequestHandler, state: RequestState) -> None:
         raise lost
 
 
-def _finish(
+def hooked_finish(
     handler: RequestHandler, state: RequestState, chunk: Any = None
 ) -> asyncio.Future[None]:
+    """The handler's ``finish()`` while its sessions are open: store them,
+    then finish (at once when nothing is to be stored)."""
     if state.done:  # a hook kept from before the response ended
-        return type(handler).finish(handler, chunk)
+        return state.real_finish(handler, chunk)  # type: ignore[no-any-return]
     if state.finishing:
         raise RuntimeError("finish() called twice")
     if sys.exc_info()[1] is not None:  # Tornado's error page for an exception
@@ -337,16 +381,18 @@ def _real_finish(handler: RequestHandler, state: RequestState) -> Any:
     return _really_finish(handler, state)
 
 
-def _flush(
+def hooked_flush(
     handler: RequestHandler, state: RequestState, include_footers: bool = False
 ) -> asyncio.Future[None]:
+    """The handler's ``flush()`` while its sessions are open: the first
+    flush sends the headers, so the sessions are stored before it."""
     if state.done:  # a hook kept from before the response ended
-        return type(handler).flush(handler, include_footers)
+        return state.real_flush(handler, include_footers)  # type: ignore[no-any-return]
 
     def action(handler: RequestHandler, state: RequestState) -> asyncio.Future[None]:
         if state.sessions and not handler._headers_written:
             _add_vary(handler)
-        return type(handler).flush(handler, include_footers)
+        return state.real_flush(handler, include_footers)  # type: ignore[no-any-return]
 
     if state.chain is None and (handler._headers_written or not _pending(state)):
         return action(handler, state)

@@ -173,6 +173,7 @@ class Sessions:
         self._db.set_expire_listener(self._fire_destroy)
         self._failures = FailureLog(self._db)
         self._user_index: UserIndex | None = self._db
+        self._load_now = _load_now_of(self._db)
 
     def __repr__(self) -> str:
         return f"Sessions(cookie={self._config.cookie!r}, database={self._db!r})"
@@ -199,6 +200,7 @@ class Sessions:
         db.set_expire_listener(self._fire_destroy)
         self._failures = FailureLog(db)
         self._user_index = db if isinstance(db, UserIndex) else None
+        self._load_now = _load_now_of(db)
 
     # -- on_destroy -----------------------------------------------------------
 
@@ -305,20 +307,60 @@ class Sessions:
         state.sessions[self] = session
         return session
 
+    def _start_now(self, handler: RequestHandler) -> Session | None:
+        """:meth:`start` without waiting, for :class:`~tornsess.SessionMixin`:
+        the request's first session, when the store answers from memory
+        (``load_now``) and the cookie needs no store call but the load. In
+        any other case ``None``, and the caller takes :meth:`start`."""
+        load = self._load_now
+        if load is None or getattr(handler, "_tornsess", None) is not None:
+            return None
+        name = self._config.cookie
+        values = request_cookie_values(handler.request, name)
+        now = time.time()
+        session = None
+        if len(values) == 1:
+            found = self._cookie_id(name, values[0])
+            if found is not None:
+                record = load(found[0])
+                if record is not None:
+                    if _expired(record, now, self._idle):
+                        return None  # start() destroys it
+                    session = Session(self, handler, found[0], record, (), now)
+                    if found[1]:
+                        session._reissue_cookie()
+        elif values:
+            return None  # several cookies of this name: start() picks
+        if session is None:
+            if self._config.session_id_generator is not None:
+                return None
+            session = Session(self, handler, None, None, (), now)
+        lifecycle.install(handler).sessions[self] = session
+        return session
+
+    def _cookie_id(self, name: str, value: str) -> tuple[str, bool] | None:
+        """The session id one cookie value carries and whether to re-issue
+        it (made with an older key), or ``None`` for a value to ignore:
+        empty, oversized, undecodable, or not a valid id."""
+        if not value or len(value) > MAX_COOKIE_VALUE:
+            return None
+        try:
+            found = self._decode_value(name, value)
+        except DecodeError:
+            return None
+        if type(found[0]) is not str or not _id_fullmatch(found[0]):  # is_valid_id, inlined
+            return None
+        return found
+
     async def _open(self, handler: RequestHandler, options: tuple[CookieOption, ...]) -> Session:
         name = self._config.cookie
         now = time.time()
         found: list[tuple[str, Record, bool]] = []
-        decode = self._decode_value
         for value in request_cookie_values(handler.request, name):
-            if not value or len(value) > MAX_COOKIE_VALUE:
+            decoded = self._cookie_id(name, value)
+            if decoded is None:
                 continue
-            try:
-                sid, stale = decode(name, value)
-            except DecodeError:
-                continue
-            if type(sid) is not str or not _id_fullmatch(sid):  # is_valid_id, inlined
-                continue
+            sid, stale = decoded
             if found and any(sid == f[0] for f in found):
                 continue
             record = await self._db.load(sid)
@@ -762,6 +804,24 @@ class Sessions:
         except SessionInterrupted as exc:
             lifecycle.conflict(session.handler, self._config.cookie, exc)
             raise
+
+
+def _load_now_of(db: Database) -> Callable[[str], Record | None] | None:
+    """The store's synchronous ``load_now``, if it answers from memory and
+    its ``load_now`` is as recent as its ``load`` (a subclass that overrides
+    ``load`` alone, to add a check, is loaded through ``load``)."""
+    if not getattr(db, "answers_at_once", False):
+        return None
+    mro = type(db).__mro__
+    owner = {
+        name: next((c for c in mro if name in c.__dict__), None) for name in ("load", "load_now")
+    }
+    if owner["load_now"] is None or owner["load"] is None:
+        return None
+    if not issubclass(owner["load_now"], owner["load"]):
+        return None
+    load_now: Callable[[str], Record | None] = getattr(db, "load_now")  # noqa: B009
+    return load_now
 
 
 def _decode_plain(encoding: Encoding, name: str, value: str) -> tuple[str, bool]:
