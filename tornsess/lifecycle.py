@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 import sys
 import time
@@ -49,9 +48,12 @@ class Manager(Protocol):
     @property
     def database(self) -> Any: ...
 
+    @property
+    def _at_once(self) -> bool: ...
+
     def _commit(self, session: Any) -> Awaitable[None]: ...
 
-    def _guard(self, session: Any, operation: Awaitable[None]) -> Awaitable[None]: ...
+    def _failed(self, session: Any, exc: Exception) -> None: ...
 
 
 __all__ = ["FailureLog", "RequestState", "hooked_finish", "hooked_flush", "install", "state_of"]
@@ -341,8 +343,12 @@ async def commit_all(handler: RequestHandler, state: RequestState) -> None:
     for manager, session in list(state.sessions.items()):
         session._seal()
         try:
-            await manager._guard(session, manager._commit(session))
+            await manager._commit(session)
+        except StoreUnavailable as exc:
+            manager._failed(session, exc)  # logs it and marks the request
+            raise
         except SessionInterrupted as exc:
+            manager._failed(session, exc)  # drops this request's cookie
             lost = exc
     if lost is not None:
         raise lost
@@ -404,67 +410,80 @@ def _defer(
     state: RequestState,
     action: Callable[[RequestHandler, RequestState], Any],
 ) -> asyncio.Future[None]:
-    previous = state.chain
-
-    async def run() -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        if state.done:
-            return
-        try:
-            await commit_all(handler, state)
-        except StoreUnavailable:
-            _replace_response(handler, state, 503)  # logged by the manager
-            return
-        except SessionInterrupted:
-            _replace_response(handler, state, 409)  # logged by conflict()
-            return
-        except Exception:
-            log.exception(
-                "tornsess: storing the session of %s %s failed",
-                handler.request.method,
-                handler.request.path,
-            )
-            _replace_response(handler, state, 500)
-            return
-        try:
-            result = action(handler, state)
-            if inspect.isawaitable(result):
-                await result
-        except StreamClosedError:
-            pass  # the client went away; nothing left to send
-        except Exception:
-            # Nobody awaits this task: log here rather than lose the error.
-            log.exception(
-                "tornsess: finishing %s %s failed",
-                handler.request.method,
-                handler.request.path,
-            )
-
-    if all(getattr(manager.database, "answers_at_once", False) for manager in state.sessions):
-        future = _run_now(run())
+    """Run *action* (the real finish or flush) once the sessions are stored,
+    after any earlier deferred action."""
+    coro = _commit_then(handler, state, action, state.chain)
+    for manager in state.sessions:
+        if not manager._at_once:
+            # A store that waits runs its calls in a Task of their own, which
+            # its timeouts (asyncio.timeout) may cancel.
+            future: asyncio.Future[None] = asyncio.ensure_future(coro)
+            break
     else:
-        # A store that waits runs its calls in a Task of their own, which
-        # its timeouts (asyncio.timeout) may cancel.
-        future = asyncio.ensure_future(run())
+        future = _run_now(coro)
     state.chain = future
     return future
 
 
-def _run_now(coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+async def _commit_then(
+    handler: RequestHandler,
+    state: RequestState,
+    action: Callable[[RequestHandler, RequestState], Any],
+    previous: asyncio.Future[None] | None,
+) -> Any:
+    if previous is not None:
+        await asyncio.wait([previous])
+    if state.done:
+        return None
+    try:
+        await commit_all(handler, state)
+    except StoreUnavailable:
+        _replace_response(handler, state, 503)  # logged by the manager
+        return None
+    except SessionInterrupted:
+        _replace_response(handler, state, 409)  # logged by conflict()
+        return None
+    except Exception:
+        log.exception(
+            "tornsess: storing the session of %s %s failed",
+            handler.request.method,
+            handler.request.path,
+        )
+        _replace_response(handler, state, 500)
+        return None
+    try:
+        result = action(handler, state)
+        if result is not None:
+            await result
+        return result
+    except StreamClosedError:
+        pass  # the client went away; nothing left to send
+    except Exception:
+        # Nobody awaits this task: log here rather than lose the error.
+        log.exception(
+            "tornsess: finishing %s %s failed",
+            handler.request.method,
+            handler.request.path,
+        )
+    return None
+
+
+def _run_now(coro: Coroutine[Any, Any, Any]) -> asyncio.Future[None]:
     """Run *coro* at once, as far as it goes without waiting: a store that
     answers from memory (``answers_at_once``) commits without a Task or a
-    trip through the event loop. Should it wait after all, a Task takes it
-    over from where it stopped."""
-    loop = asyncio.get_running_loop()
+    trip through the event loop. Its result, if it is a Future (the real
+    ``finish()``'s), is returned as it is; should *coro* wait after all, a
+    Task takes it over from where it stopped."""
     try:
         waiting = coro.send(None)
-    except StopIteration:
-        future: asyncio.Future[None] = loop.create_future()
+    except StopIteration as stop:
+        if isinstance(stop.value, asyncio.Future):
+            return stop.value
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
-    except BaseException as exc:  # run() logs its errors; this is defensive
-        future = loop.create_future()
+    except BaseException as exc:  # _commit_then logs its errors; this is defensive
+        future = asyncio.get_running_loop().create_future()
         future.set_exception(exc)
         return future
     return asyncio.ensure_future(_Resumed(coro, waiting))
@@ -477,7 +496,7 @@ class _Resumed:
 
     __slots__ = ("_coro", "_waiting")
 
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
         self._coro = coro
         self._waiting = waiting
 

@@ -174,6 +174,7 @@ class Sessions:
         self._failures = FailureLog(self._db)
         self._user_index: UserIndex | None = self._db
         self._load_now = _load_now_of(self._db)
+        self._at_once = bool(getattr(self._db, "answers_at_once", False))
 
     def __repr__(self) -> str:
         return f"Sessions(cookie={self._config.cookie!r}, database={self._db!r})"
@@ -201,6 +202,7 @@ class Sessions:
         self._failures = FailureLog(db)
         self._user_index = db if isinstance(db, UserIndex) else None
         self._load_now = _load_now_of(db)
+        self._at_once = bool(getattr(db, "answers_at_once", False))
 
     # -- on_destroy -----------------------------------------------------------
 
@@ -779,12 +781,15 @@ class Sessions:
 
     def _store_failed(self, handler: RequestHandler | None, exc: StoreUnavailable) -> NoReturn:
         """A store call failed: log it (throttled), mark the request, re-raise."""
+        self._note_failure(handler, exc)
+        raise exc
+
+    def _note_failure(self, handler: RequestHandler | None, exc: StoreUnavailable) -> None:
         if handler is None:
             self._failures.failed(exc, "no request")
         else:
             self._failures.failed(exc, f"{handler.request.method} {handler.request.path}")
             lifecycle.store_failed(handler, exc)
-        raise exc
 
     def _answered(self) -> None:
         """The store answered a call: after failures, log that it is back."""
@@ -792,18 +797,24 @@ class Sessions:
             self._failures.recovered()
 
     async def _guard(self, session: Session, operation: Awaitable[None]) -> None:
-        """Run a store operation of the request path. A store failure marks
-        the request failed (503, Retry-After, logged) and propagates; a
-        session destroyed meanwhile drops this request's cookie for it (409)
-        and propagates. Success after a failure is recorded by the calls
-        that reached the store (``_answered``)."""
+        """Run a store operation of the request path, with :meth:`_failed`
+        for its failures; they propagate."""
         try:
             await operation
-        except StoreUnavailable as exc:
-            self._store_failed(session.handler, exc)
-        except SessionInterrupted as exc:
-            lifecycle.conflict(session.handler, self._config.cookie, exc)
+        except (StoreUnavailable, SessionInterrupted) as exc:
+            self._failed(session, exc)
             raise
+
+    def _failed(self, session: Session, exc: Exception) -> None:
+        """A store operation of the request path failed; the caller raises
+        *exc*. A store failure marks the request failed (503, Retry-After,
+        logged); a session destroyed meanwhile drops this request's cookie
+        for it (409). Success after a failure is recorded by the calls that
+        reached the store (``_answered``)."""
+        if isinstance(exc, StoreUnavailable):
+            self._note_failure(session.handler, exc)
+        elif isinstance(exc, SessionInterrupted):
+            lifecycle.conflict(session.handler, self._config.cookie, exc)
 
 
 def _load_now_of(db: Database) -> Callable[[str], Record | None] | None:
