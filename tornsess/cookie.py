@@ -233,9 +233,17 @@ def request_cookie_values(request: HTTPServerRequest, name: str) -> list[str]:
     """
     headers = request.headers.get_list("Cookie")
     if len(headers) == 1:
-        # The common case, one Cookie line naming the cookie once: find it
+        # The common cases, one Cookie line naming the cookie once: find it
         # without splitting the whole line (same result as _scan).
         line = headers[0]
+        if ";" not in line:  # one cookie
+            key, sep, value = line.partition("=")
+            if not sep or key.strip() != name:
+                return []
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return [value]
         key = name + "="
         start = line.find(key)
         if start == -1:
