@@ -345,6 +345,18 @@ def test_codec_fast_paths_write_exactly_what_json_dumps_writes(value: Any) -> No
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.integers(min_value=0) | st.integers(), st.integers() | st.floats(allow_nan=False))
+def test_the_memory_stores_integer_increment_adds_as_the_codec_does(
+    current: int, amount: int | float
+) -> None:
+    from tornsess.database import _add
+
+    expected = codec.dumps(current + amount)
+    assert _add(codec.dumps(current), codec.dumps(amount), "n") == expected
+    assert _add(None, codec.dumps(amount), "n") == codec.dumps(0 + amount)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.text())
 def test_codec_loads_of_arbitrary_text_raises_only_value_error(text: str) -> None:
     try:

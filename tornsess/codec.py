@@ -148,10 +148,10 @@ def loads(text: str) -> Any:
     constant = _CONSTANTS.get(text, _NOT_CONSTANT)
     if constant is not _NOT_CONSTANT:
         return constant
+    if text.isdigit() and text.isascii():
+        return int(text)
     if text[:1] == '"' and text[-1:] == '"' and "\\" not in text and text.count('"') == 2:
         return text[1:-1]
-    if text.isascii() and text.isdigit():
-        return int(text)
     try:
         return _from_json(json.loads(text))
     except (ValueError, TypeError, AttributeError, KeyError) as exc:

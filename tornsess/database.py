@@ -137,7 +137,11 @@ def binding(values: Mapping[str, str]) -> tuple[str, str] | None:
 
 
 def _add(current: str | None, amount: str, key: str) -> str:
-    base = 0 if current is None else codec.loads(current)
+    if current is None:
+        current = "0"
+    if current.isdigit() and amount.isdigit() and current.isascii() and amount.isascii():
+        return str(int(current) + int(amount))  # non-negative ints, the commonest
+    base = codec.loads(current)
     step = codec.loads(amount)
     if type(base) not in (int, float):
         raise TypeError(f"cannot increment {key!r}: it holds {type(base).__name__}")

@@ -51,6 +51,8 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 
 _loads = codec.loads
+_dumps = codec.dumps
+_new_op = tuple.__new__  # Op(...) without the Python-level NamedTuple __new__
 
 
 def _decode(key: str, text: str) -> Any:
@@ -606,8 +608,8 @@ class Session:
                 f"{type(current).__name__}, not a number"
             )
         result: int | float = current + n
-        self._own_values()[key] = codec.dumps(result)
-        self._ops.append(Op("incr", key, codec.dumps(n)))
+        self._own_values()[key] = _dumps(result)
+        self._ops.append(_new_op(Op, ("incr", key, _dumps(n))))
         return result
 
     def decrement(self, key: str, n: int | float = 1) -> int | float:
