@@ -546,15 +546,13 @@ class Sessions:
     def _expires_at(self, deadline: float | None, accessed: float) -> float | None:
         if self._idle is None:
             return deadline
-        idle_end = accessed + self._idle
-        return idle_end if deadline is None else min(deadline, idle_end)
+        return deadline_or_idle(deadline, accessed + self._idle)
 
     async def _commit(self, session: Session) -> None:
         """Store the session's changes (one store call) and send its cookie
         if it must be sent."""
         if not session._live():
             return
-        handler = session.handler
         now = time.time()
         if not session._stored():
             if not session._pending():
@@ -562,7 +560,7 @@ class Sessions:
             sid = session.id
             record = session._first_record(now, self._expires_at(session._deadline_at(), now))
             while not await self._db.create(sid, record):
-                sid = await self._new_id(handler)
+                sid = await self._new_id(session.handler)
             self._answered()
             session._mark_stored(sid)
         else:
@@ -570,10 +568,14 @@ class Sessions:
             deadline = session._deadline_at()
             try:
                 if ops or times:
-                    await self._db.commit(
-                        session.id, ops, now, deadline, self._expires_at(deadline, now)
+                    expires_at = (
+                        deadline
+                        if self._idle is None
+                        else deadline_or_idle(deadline, now + self._idle)
                     )
-                    self._answered()
+                    await self._db.commit(session.id, ops, now, deadline, expires_at)
+                    if self._failures.failing:  # _answered, inlined
+                        self._failures.recovered()
                 elif self._touch_due(session, now):
                     expires_at = self._expires_at(deadline, now)
                     touched = await self._db.touch(session.id, now, expires_at)
@@ -590,7 +592,7 @@ class Sessions:
                 session._restore_changes(ops)
                 raise
         if session._committed(now):
-            self._write_cookie(handler, session, now)
+            self._write_cookie(session.handler, session, now)
 
     async def _regenerate(self, session: Session, *, reindex: bool = True) -> None:
         handler = session.handler
@@ -815,6 +817,12 @@ class Sessions:
             self._note_failure(session.handler, exc)
         elif isinstance(exc, SessionInterrupted):
             lifecycle.conflict(session.handler, self._config.cookie, exc)
+
+
+def deadline_or_idle(deadline: float | None, idle_end: float) -> float:
+    """When a session with an idle timeout expires: at the end of its idle
+    time, or at its deadline if that comes first."""
+    return idle_end if deadline is None else min(deadline, idle_end)
 
 
 def _load_now_of(db: Database) -> Callable[[str], Record | None] | None:
