@@ -279,6 +279,65 @@ async def test_dead_redis_gives_503_and_requests_succeed_once_it_is_back(
     await db.close()
 
 
+@pytest.mark.gen_test(timeout=60)
+async def test_the_short_way_survives_closed_connections_and_a_script_flush(
+    serve: Callable[..., Browser], own_redis: OwnRedis
+) -> None:
+    # The request path's commands go on connections of the store's own
+    # (tornsess.sessiondb._lane) when it built the client from a URL.
+    import redis as sync_redis
+
+    db = RedisDatabase(own_redis.url, timeout=0.5)
+    assert db._lane is not None
+    assert RedisDatabase(client=aioredis.Redis.from_url(own_redis.url))._lane is None
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    await asyncio.gather(*(browser.fork().get("/set?key=a&value=b", cookie="") for _ in range(4)))
+    assert len(db._lane._idle) >= 2  # several connections, now idle
+    await browser.get("/incr?key=n")
+    admin = sync_redis.Redis.from_url(own_redis.url)
+    try:
+        # Redis closes every other client (as its idle `timeout` would) and
+        # forgets the Lua scripts: neither a read nor a write may fail.
+        admin.client_kill_filter(_type="normal", skipme=True)
+        admin.script_flush()
+        await asyncio.sleep(0.05)  # the closed connections' EOF arrives
+        for expected in (2, 3, 4):
+            response = await browser.get("/incr?key=n")
+            assert response.code == 200
+            assert response.json()["value"] == expected
+        assert (await browser.get("/get")).json()["values"]["n"] == 4
+    finally:
+        admin.close()
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_short_way_retries_a_read_once_but_never_a_write(own_redis: OwnRedis) -> None:
+    from tornsess.sessiondb._lane import pack
+
+    db = RedisDatabase(own_redis.url, timeout=0.5)
+    lane = db._lane
+    assert lane is not None
+    assert await lane.call(pack("SET", "k", "v"), idempotent=False) == b"OK"
+    for idempotent, survives in ((True, True), (False, False)):
+        # An idle connection that breaks after the check (the server's
+        # reply lost): a read goes again on a new connection, a write fails.
+        conn, _ = lane._idle[-1]
+        assert conn._writer is not None
+        conn._writer.transport.abort()
+        lane._idle[-1] = (conn, time.monotonic())
+        if survives:
+            assert await lane.call(pack("GET", "k"), idempotent=idempotent) == b"v"
+        else:
+            with pytest.raises(Exception) as info:
+                await lane.call(pack("INCR", "n"), idempotent=idempotent)
+            assert "Connection" in type(info.value).__name__ or isinstance(info.value, OSError)
+    assert await lane.call(pack("GET", "n"), idempotent=True) is None  # never applied
+    await db.close()
+
+
 @pytest.mark.gen_test
 async def test_unreachable_redis_at_start(serve: Callable[..., Browser]) -> None:
     sock, port = bind_unused_port()

@@ -16,7 +16,15 @@ try:
     import redis
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import ClusterNode, RedisCluster
-    from redis.exceptions import AskError, RedisClusterException, RedisError, ResponseError
+    from redis.exceptions import (
+        AskError,
+        NoScriptError,
+        RedisClusterException,
+        RedisError,
+        ResponseError,
+    )
+
+    from ._lane import Lane, lane_for, pack
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("RedisDatabase needs redis-py: pip install 'tornsess[redis]'") from exc
 
@@ -237,6 +245,13 @@ class RedisDatabase:
         self._touch = client.register_script(_TOUCH)
         self._commit = client.register_script(_COMMIT)
         self._index_add = client.register_script(_INDEX_ADD)
+        # The request path's commands (load, create, commit, touch) take the
+        # short way on a single server whose client this store built (see
+        # tornsess.sessiondb._lane); a client given by the application, and
+        # a cluster, keep the client's own path.
+        self._lane: Lane | None = (
+            lane_for(client, timeout) if self._owns_client and not cluster else None
+        )
         # On a cluster, a session's old and new keys are in different slots.
         self._cross_slot = cluster
         # redis-py's asyncio RedisCluster breaks when many coroutines make its
@@ -277,6 +292,35 @@ class RedisDatabase:
                 raise
             raise self._unavailable(exc) from None
 
+    async def _lane_call(self, packed: bytes, *, idempotent: bool) -> Any:
+        """:meth:`_run` for a command on the lane; ``NoScriptError`` is
+        left to :meth:`_script`."""
+        assert self._lane is not None
+        try:
+            return await self._lane.call(packed, idempotent=idempotent)
+        except asyncio.TimeoutError:
+            raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
+        except NoScriptError:
+            raise
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def _script(
+        self, script: Any, key: str, args: list[Any], *, idempotent: bool = False
+    ) -> Any:
+        """Run one of the store's Lua scripts on *key*: by its SHA, and by
+        its text if the server does not have it (after a restart)."""
+        if self._lane is None:
+            return await self._run(script(keys=[key], args=args))
+        try:
+            return await self._lane_call(
+                pack("EVALSHA", script.sha, 1, key, *args), idempotent=idempotent
+            )
+        except NoScriptError:
+            return await self._lane_call(
+                pack("EVAL", script.script, 1, key, *args), idempotent=idempotent
+            )
+
     async def _discover(self, call: Awaitable[Any]) -> None:
         """Discover the cluster's topology once, before the first call."""
         if self._ready_lock is None:
@@ -312,8 +356,10 @@ class RedisDatabase:
     async def load(self, session_id: str) -> Record | None:
         if not is_valid_id(session_id):
             return None
-        raw: dict[Any, Any] = await self._run(self.client.hgetall(self.key(session_id)))
-        return _record(raw)
+        key = self.key(session_id)
+        if self._lane is None:
+            return _record(await self._run(self.client.hgetall(key)))
+        return _record(await self._lane_call(pack("HGETALL", key), idempotent=True))
 
     async def create(self, session_id: str, record: Record) -> bool:
         if not is_valid_id(session_id):
@@ -327,8 +373,7 @@ class RedisDatabase:
             args += [f"i:{name}", "1"]
         for name, value in record.flashes.items():
             args += [f"f:{name}", value]
-        created = await self._run(self._create(keys=[self.key(session_id)], args=args))
-        return bool(created)
+        return bool(await self._script(self._create, self.key(session_id), args))
 
     async def commit(
         self,
@@ -349,7 +394,7 @@ class RedisDatabase:
         ]
         for op in ops:
             args += [op.kind, op.key, op.value]
-        result = await self._run(self._commit(keys=[self.key(session_id)], args=args))
+        result = await self._script(self._commit, self.key(session_id), args)
         status, name = (x.decode() if isinstance(x, bytes) else x for x in result)
         if status == "ok":
             return
@@ -364,13 +409,8 @@ class RedisDatabase:
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         if not is_valid_id(session_id):
             return False
-        touched = await self._run(
-            self._touch(
-                keys=[self.key(session_id)],
-                args=[self._pexpireat(expires_at), repr(accessed), _num(expires_at)],
-            )
-        )
-        return bool(touched)
+        args = [self._pexpireat(expires_at), repr(accessed), _num(expires_at)]
+        return bool(await self._script(self._touch, self.key(session_id), args, idempotent=True))
 
     async def rename(self, old_id: str, new_id: str) -> bool:
         """``RENAMENX``, atomic. Under Redis Cluster the two keys live in
@@ -492,6 +532,8 @@ class RedisDatabase:
 
     async def close(self) -> None:
         """Close the connection pool if this store created the client."""
+        if self._lane is not None:
+            await self._lane.close()
         if self._owns_client:
             await self.client.aclose()
 
@@ -508,11 +550,14 @@ else:  # pragma: no cover - Python 3.10
     _bounded = asyncio.wait_for
 
 
-def _record(raw: dict[Any, Any]) -> Record | None:
-    """A session's hash as a Record, or ``None`` (missing, expired, or not a
-    session this store wrote)."""
+def _record(raw: dict[Any, Any] | list[Any]) -> Record | None:
+    """A session's hash (a dict, or ``HGETALL``'s flat list of fields and
+    values) as a Record, or ``None`` (missing, expired, or not a session this
+    store wrote)."""
     if not raw:
         return None
+    if isinstance(raw, list):
+        raw = dict(zip(raw[::2], raw[1::2], strict=False))
     fields = {_text(k): _text(v) for k, v in raw.items()}
     values: dict[str, str] = {}
     flashes: dict[str, str] = {}
