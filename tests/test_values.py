@@ -356,6 +356,29 @@ def test_the_memory_stores_integer_increment_adds_as_the_codec_does(
     assert _add(None, codec.dumps(amount), "n") == codec.dumps(0 + amount)
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(json_values, st.text(alphabet=' \t\n{}[]",:0123456789.eE+-truefalsn\\', max_size=12))
+def test_the_fast_json_helpers_agree_with_the_json_module(value: Any, text: str) -> None:
+    import json
+
+    assert codec.compact_json(value) == json.dumps(value, separators=(",", ":"))
+    for candidate in (codec.compact_json(value), json.dumps(value), text):
+        try:
+            expected = json.loads(candidate)
+        except ValueError:
+            with pytest.raises(ValueError):
+                codec.parse_json(candidate)
+        else:
+            assert codec.parse_json(candidate) == expected
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.text())
 def test_codec_loads_of_arbitrary_text_raises_only_value_error(text: str) -> None:

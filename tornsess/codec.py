@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 import json
 import math
 import uuid
@@ -119,6 +120,42 @@ def _from_json(value: Any) -> Any:
     return value
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"))`` without building a JSON
+    encoder per call (``json.dumps`` does, for any non-default argument): the
+    C encoder, made once. Where the C accelerator is missing, json.dumps."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return functools.partial(json.dumps, separators=(",", ":"))
+    encode = make(None, None, _quote, None, ":", ",", False, False, True)
+
+    def compact(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return compact
+
+
+compact_json = _compact_encoder()
+"""Compact JSON text of *value*, as ``json.dumps(value, separators=(",",
+":"))`` writes it, for values of JSON types (a value of another type raises
+TypeError)."""
+
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads(text)`` for text this package wrote: the C scanner
+    directly (without json.loads' whitespace handling), and json.loads
+    itself for anything else. :raises ValueError: not JSON."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError, TypeError):
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
+
+
 def dumps(value: Any) -> str:
     """Serialize *value*; raise :class:`TypeError` for an unsupported type."""
     # Fast paths, the very text json.dumps gives, without building a JSON
@@ -133,7 +170,7 @@ def dumps(value: Any) -> str:
     if value is None:
         return "null"
     try:
-        return json.dumps(_to_json(value), separators=(",", ":"))
+        return compact_json(_to_json(value))
     except RecursionError:
         raise TypeError("session value is nested too deeply") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -22,11 +23,14 @@ def is_valid_id(value: object) -> bool:
     return type(value) is str and _ID_RE.fullmatch(value) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def store_key(session_id: str) -> str:
     """The key a store files a session under: the hex SHA-256 of its id.
 
     Stores never keep the id itself, so a leaked store (or a timing side
-    channel on its index) does not give out live session ids.
+    channel on its index) does not give out live session ids. The keys of
+    the last 4,096 ids are remembered in the process (a session's requests
+    ask for the same key each time).
     """
     return hashlib.sha256(session_id.encode("ascii")).hexdigest()
 

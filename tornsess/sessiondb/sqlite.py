@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import queue
 import sqlite3
@@ -12,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..codec import compact_json, parse_json
 from ..database import Op, Record, Sweeper, apply_ops
 from ..errors import ConfigError, SessionInterrupted, StoreUnavailable
 from ..ids import is_valid_id, store_key
@@ -45,10 +45,7 @@ CREATE INDEX IF NOT EXISTS tornsess_users_key ON tornsess_users (key);
 
 
 def _pack(values: Any, immutable: Any, flashes: Any) -> str:
-    return json.dumps(
-        {"v": dict(values), "i": sorted(immutable), "f": dict(flashes)},
-        separators=(",", ":"),
-    )
+    return compact_json({"v": dict(values), "i": sorted(immutable), "f": dict(flashes)})
 
 
 class _Unreadable(Exception):
@@ -77,7 +74,7 @@ def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
     if not isinstance(data, str):
         raise _Unreadable(f"data is {type(data).__name__}, not JSON text")
     try:
-        loaded = json.loads(data)
+        loaded = parse_json(data)
     except ValueError as exc:
         raise _Unreadable(f"not JSON: {exc}") from None
     if not isinstance(loaded, dict):
