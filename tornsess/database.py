@@ -350,13 +350,14 @@ def _log_sweep_failure(task: asyncio.Future[object]) -> None:
 
 
 class _Entry(Record):
-    """A stored session: its record, plus the id (this store lives in the
-    process anyway) so that expirations can be reported, and the expiry time
-    of its one live entry on the sweep heap."""
+    """A stored session: its record, plus the expiry time of its one live
+    entry on the sweep heap. The store's dict is keyed by the id itself (the
+    store lives in the process anyway), so expirations are reported from
+    the key and the entry does not hold the id a second time."""
 
-    __slots__ = ("sid", "scheduled")
+    __slots__ = ("scheduled",)
 
-    def __init__(self, sid: str, record: Record) -> None:
+    def __init__(self, record: Record) -> None:
         super().__init__(
             record.values,
             record.immutable,
@@ -366,7 +367,6 @@ class _Entry(Record):
             record.deadline,
             record.expires_at,
         )
-        self.sid = sid
         self.scheduled: float | None = None
 
 
@@ -487,7 +487,7 @@ class MemoryDatabase:
         del self._data[key]
         self._unindex(entry)
         if self._listener is not None:
-            self._listener(entry.sid)
+            self._listener(key)
 
     def _unindex(self, entry: Record) -> None:
         """Drop the index entry of a logged-in session that is going away."""
@@ -541,7 +541,7 @@ class MemoryDatabase:
         )
         if self._max is not None and len(self._data) >= self._max:
             self._make_room()
-        entry = self._data[key] = _Entry(session_id, stored)
+        entry = self._data[key] = _Entry(stored)
         self._schedule(key, entry)
         return True
 
@@ -617,7 +617,6 @@ class MemoryDatabase:
         if self._live(new_key) is not None:
             return False
         del self._data[old_key]
-        entry.sid = new_id
         entry.scheduled = None  # the old key's heap entry is dropped when due
         self._data[new_key] = entry
         self._schedule(new_key, entry)
@@ -636,7 +635,7 @@ class MemoryDatabase:
         return True
 
     async def destroy_all(self) -> list[str]:
-        ids = [entry.sid for entry in self._data.values()]
+        ids = list(self._data)
         self._data.clear()
         self._heap.clear()
         self._users.clear()
