@@ -23,7 +23,7 @@ from tornado.testing import bind_unused_port
 import tornsess
 from tests.apps import make_app
 from tests.helpers import Browser, OwnRedis
-from tornsess import Record, SessionInterrupted, Sessions
+from tornsess import Record, SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.ids import new_id, store_key
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
@@ -336,6 +336,40 @@ async def test_the_short_way_retries_a_read_once_but_never_a_write(own_redis: Ow
             assert "Connection" in type(info.value).__name__ or isinstance(info.value, OSError)
     assert await lane.call(pack("GET", "n"), idempotent=True) is None  # never applied
     await db.close()
+
+
+def test_the_short_way_keeps_its_timeout_on_a_new_event_loop(own_redis: OwnRedis) -> None:
+    # A store used under one event loop and then another (tests, a restarted
+    # loop) neither uses the old loop's connections nor loses its timeout:
+    # its watchdog moves to the running loop.
+    db = RedisDatabase(own_redis.url, timeout=0.5)
+    lane = db._lane
+    assert lane is not None
+    record = Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None)
+    sid = new_id()
+
+    async def first_loop() -> None:
+        assert await db.create(sid, record)
+        assert lane._watchdog is not None  # left armed on this loop
+        for conn, _ in lane._idle:
+            await conn.disconnect()  # (no unclosed sockets at exit)
+
+    asyncio.run(first_loop())
+
+    async def load_while_paused() -> None:
+        assert await db.load(sid) is not None  # a connection of this loop, now idle
+        own_redis.signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreUnavailable):
+                # A hang (no watchdog) would end in TimeoutError instead.
+                await asyncio.wait_for(db.load(sid), 30)
+        finally:
+            own_redis.signal(signal.SIGCONT)
+        loaded = await db.load(sid)
+        assert loaded is not None and loaded.values == {"a": '"b"'}
+        await db.close()
+
+    asyncio.run(load_while_paused())
 
 
 @pytest.mark.gen_test

@@ -60,6 +60,7 @@ class Lane:
         self._busy: dict[AbstractConnection, float] = {}  # conn -> deadline
         self._expired: set[AbstractConnection] = set()
         self._watchdog: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # of the above
 
     async def call(self, packed: bytes, *, idempotent: bool) -> Any:
         """Send one packed command and return its reply (an error reply is
@@ -80,6 +81,11 @@ class Lane:
     async def _take(self, fresh: bool = False) -> tuple[AbstractConnection, bool]:
         """An idle connection (pinged first if it idled long), or a new one;
         whether it was idle before."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # First use, or the store moved to another event loop: the old
+            # loop's connections and watchdog cannot serve this one.
+            self._loop, self._idle, self._watchdog = loop, [], None
         idle = self._idle
         while idle and not fresh:
             conn, used = idle.pop()
