@@ -338,6 +338,35 @@ async def test_the_short_way_retries_a_read_once_but_never_a_write(own_redis: Ow
     await db.close()
 
 
+def test_the_short_way_uses_the_urls_database(own_redis: OwnRedis) -> None:
+    # The store's own connections are made by the client's pool, so they
+    # select the URL's database (and would authenticate as it says).
+    import redis as sync_redis
+
+    url = own_redis.url.rsplit("/", 1)[0] + "/3"
+    db = RedisDatabase(url, timeout=0.5)
+    assert db._lane is not None
+    sid = new_id()
+    record = Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None)
+
+    async def run() -> Record | None:
+        assert await db.create(sid, record)
+        loaded = await db.load(sid)
+        await db.close()
+        return loaded
+
+    loaded = asyncio.run(run())
+    assert loaded is not None and loaded.values == {"a": '"b"'}
+    admin = sync_redis.Redis.from_url(url)
+    other = sync_redis.Redis.from_url(own_redis.url.rsplit("/", 1)[0] + "/0")
+    try:
+        assert admin.exists(db.key(sid)) == 1
+        assert other.exists(db.key(sid)) == 0
+    finally:
+        admin.close()
+        other.close()
+
+
 def test_the_short_way_keeps_its_timeout_on_a_new_event_loop(own_redis: OwnRedis) -> None:
     # A store used under one event loop and then another (tests, a restarted
     # loop) neither uses the old loop's connections nor loses its timeout:
