@@ -294,6 +294,9 @@ def ratios(values: dict[str, float]) -> dict[str, float]:
     }
     if "anonymous" in values:
         out["anonymous"] = values["anonymous"] / values["bare, no cookie"]
+        # The same anonymous request against the baseline of the other two
+        # columns (bare Tornado receiving the session's Cookie header).
+        out["anonymous/cookie"] = values["anonymous"] / values["bare, same cookie"]
     return out
 
 
@@ -399,11 +402,13 @@ def apps(redis_url: str | None, sqlite_path: str) -> list[App]:
 
 def table(rows: list[tuple[str, dict[str, float]]], title: str) -> None:
     print(f"\n{title}")
-    print(f"  {'app':34s} {'read':>8s} {'write':>8s} {'anonymous':>10s}")
+    print(f"  {'app':34s} {'read':>8s} {'write':>8s} {'anonymous':>10s} {'(vs cookie)':>12s}")
     for name, values in rows:
         cells = [f"{values[k]:8.3f}" if k in values else f"{'-':>8s}" for k in ("read", "write")]
         anonymous = f"{values['anonymous']:10.3f}" if "anonymous" in values else f"{'-':>10s}"
-        print(f"  {name:34s} {cells[0]} {cells[1]} {anonymous}")
+        against = values.get("anonymous/cookie")
+        versus = f"{against:12.3f}" if against is not None else f"{'-':>12s}"
+        print(f"  {name:34s} {cells[0]} {cells[1]} {anonymous} {versus}")
 
 
 def main() -> None:
