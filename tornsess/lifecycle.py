@@ -228,15 +228,11 @@ def _release(state: RequestState) -> None:
 
 def _really_finish(handler: RequestHandler, state: RequestState, chunk: Any = None) -> Any:
     """The handler's own ``finish()``, past the hooks, which it removes."""
-    if state.hooked:
-        _unhook(handler, state)
-    else:
-        state.done = True  # _unhook, when the hooks are the class's
+    _unhook(handler, state)
     try:
         return state.real_finish(handler, chunk)
     finally:
-        for session in state.sessions.values():  # _release, inlined
-            session._release()
+        _release(state)
 
 
 # -- failures ------------------------------------------------------------------
@@ -376,12 +372,8 @@ def hooked_finish(
         return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
     if not handler._headers_written:
         _add_vary(handler)
-    if state.chain is None:
-        for session in state.sessions.values():  # _pending, inlined
-            if session._pending():
-                break
-        else:  # nothing to store
-            return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
+    if state.chain is None and not _pending(state):  # nothing to store
+        return _really_finish(handler, state, chunk)  # type: ignore[no-any-return]
     if chunk is not None:
         handler.write(chunk)
     state.finishing = True

@@ -169,12 +169,7 @@ class Sessions:
         self._save_new = config.save_uninitialized
         self._callbacks: list[DestroyCallback] = []
         self._running: set[asyncio.Future[Any]] = set()
-        self._db: Database = MemoryDatabase()
-        self._db.set_expire_listener(self._fire_destroy)
-        self._failures = FailureLog(self._db)
-        self._user_index: UserIndex | None = self._db
-        self._load_now = _load_now_of(self._db)
-        self._at_once = bool(getattr(self._db, "answers_at_once", False))
+        self._attach(MemoryDatabase())
 
     def __repr__(self) -> str:
         return f"Sessions(cookie={self._config.cookie!r}, database={self._db!r})"
@@ -197,10 +192,14 @@ class Sessions:
         if not isinstance(db, Database):
             raise ConfigError("database", f"{db!r} does not implement tornsess.Database")
         self._db.set_expire_listener(None)
-        self._db = db
+        self._attach(db)
+
+    def _attach(self, db: Database) -> None:
+        """Use *db*, and what the request path needs to know of it."""
+        self._db: Database = db
         db.set_expire_listener(self._fire_destroy)
         self._failures = FailureLog(db)
-        self._user_index = db if isinstance(db, UserIndex) else None
+        self._user_index: UserIndex | None = db if isinstance(db, UserIndex) else None
         self._load_now = _load_now_of(db)
         self._at_once = bool(getattr(db, "answers_at_once", False))
 
@@ -478,11 +477,7 @@ class Sessions:
         """
         if not is_valid_id(session_id):
             return False
-        try:
-            existed = await self._db.destroy(session_id)
-        except StoreUnavailable as exc:
-            self._store_failed(None, exc)
-        self._answered()
+        existed = await self._store_call(self._db.destroy(session_id))
         if existed:
             self._fire_destroy(session_id)
         return existed
@@ -493,12 +488,7 @@ class Sessions:
         :raises tornsess.StoreUnavailable: the store failed (as for
             :meth:`destroy_by_id`).
         """
-        try:
-            ids = await self._db.destroy_all()
-        except StoreUnavailable as exc:
-            self._store_failed(None, exc)
-        self._answered()
-        for session_id in ids:
+        for session_id in await self._store_call(self._db.destroy_all()):
             self._fire_destroy(session_id)
 
     # -- expiration ---------------------------------------------------------
@@ -546,7 +536,8 @@ class Sessions:
     def _expires_at(self, deadline: float | None, accessed: float) -> float | None:
         if self._idle is None:
             return deadline
-        return deadline_or_idle(deadline, accessed + self._idle)
+        idle_end = accessed + self._idle
+        return idle_end if deadline is None else min(deadline, idle_end)
 
     async def _commit(self, session: Session) -> None:
         """Store the session's changes (one store call) and send its cookie
@@ -568,14 +559,9 @@ class Sessions:
             deadline = session._deadline_at()
             try:
                 if ops or times:
-                    expires_at = (
-                        deadline
-                        if self._idle is None
-                        else deadline_or_idle(deadline, now + self._idle)
-                    )
+                    expires_at = self._expires_at(deadline, now)
                     await self._db.commit(session.id, ops, now, deadline, expires_at)
-                    if self._failures.failing:  # _answered, inlined
-                        self._failures.recovered()
+                    self._answered()
                 elif self._touch_due(session, now):
                     expires_at = self._expires_at(deadline, now)
                     touched = await self._db.touch(session.id, now, expires_at)
@@ -668,7 +654,7 @@ class Sessions:
         :raises tornsess.NotSupported: the store keeps no index of users.
         :raises tornsess.StoreUnavailable: the store failed.
         """
-        entries = await self._index_call(self._index().index_sessions(user_tag(user_id)))
+        entries = await self._store_call(self._index().index_sessions(user_tag(user_id)))
         current = None
         if handler is not None:
             session = self.get(handler)
@@ -694,13 +680,13 @@ class Sessions:
         """
         index = self._index()
         tag = user_tag(user_id)
-        entries = await self._index_call(index.index_sessions(tag))
+        entries = await self._store_call(index.index_sessions(tag))
         destroyed = 0
         for handle, record in entries:
             bound = binding(record.values)
             if handle == keep or bound is None or bound[0] != user_id:
                 continue
-            existed, session_id = await self._index_call(index.index_destroy(tag, handle))
+            existed, session_id = await self._store_call(index.index_destroy(tag, handle))
             if existed:
                 destroyed += 1
                 if session_id is not None:
@@ -719,12 +705,14 @@ class Sessions:
         tag = handle_tag(handle)
         if tag is None:
             return False
-        existed, session_id = await self._index_call(index.index_destroy(tag, handle))
+        existed, session_id = await self._store_call(index.index_destroy(tag, handle))
         if existed and session_id is not None:
             self._fire_destroy(session_id)
         return bool(existed)
 
-    async def _index_call(self, call: Awaitable[T]) -> T:
+    async def _store_call(self, call: Awaitable[T]) -> T:
+        """A store call outside a request: a failure is logged (throttled)
+        and raised, a success after failures is logged once."""
         try:
             result = await call
         except StoreUnavailable as exc:
@@ -817,12 +805,6 @@ class Sessions:
             self._note_failure(session.handler, exc)
         elif isinstance(exc, SessionInterrupted):
             lifecycle.conflict(session.handler, self._config.cookie, exc)
-
-
-def deadline_or_idle(deadline: float | None, idle_end: float) -> float:
-    """When a session with an idle timeout expires: at the end of its idle
-    time, or at its deadline if that comes first."""
-    return idle_end if deadline is None else min(deadline, idle_end)
 
 
 def _load_now_of(db: Database) -> Callable[[str], Record | None] | None:
