@@ -338,6 +338,18 @@ async def test_the_short_way_retries_a_read_once_but_never_a_write(own_redis: Ow
     await db.close()
 
 
+def test_the_short_way_packs_commands_as_redis_py_does() -> None:
+    from tornsess.sessiondb._lane import pack
+
+    conn = aioredis.Redis().connection_pool.make_connection()  # type: ignore[no-untyped-call]
+    for args in (
+        ("HGETALL", "tornsess:{" + "a" * 64 + "}"),
+        ("EVALSHA", "f" * 40, 1, "k", repr(1764144000.25), "", 1764200000000, 0),
+        ("EVAL", "return 1", 1, "k", "v:näme", b"\x00\xff", -3),
+    ):
+        assert pack(*args) == b"".join(conn.pack_command(*args)), args
+
+
 def test_the_short_way_uses_the_urls_database(own_redis: OwnRedis) -> None:
     # The store's own connections are made by the client's pool, so they
     # select the URL's database (and would authenticate as it says).

@@ -277,14 +277,16 @@ class RedisDatabase:
         call: Awaitable[T],
         *,
         keep: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+        bounded: bool = True,
     ) -> T:
         """Await one Redis call within the timeout; failures become
         StoreUnavailable, except those of type *keep*, which the caller
-        interprets."""
+        interprets. A call that bounds itself (the lane's, by its watchdog)
+        passes ``bounded=False``."""
         if not self._ready:
             await self._discover(call)
         try:
-            return await _bounded(call, self.timeout)
+            return await (_bounded(call, self.timeout) if bounded else call)
         except asyncio.TimeoutError:
             raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
         except (RedisError, RedisClusterException, OSError) as exc:
@@ -296,14 +298,8 @@ class RedisDatabase:
         """:meth:`_run` for a command on the lane; ``NoScriptError`` is
         left to :meth:`_script`."""
         assert self._lane is not None
-        try:
-            return await self._lane.call(packed, idempotent=idempotent)
-        except asyncio.TimeoutError:
-            raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
-        except NoScriptError:
-            raise
-        except (RedisError, OSError) as exc:
-            raise self._unavailable(exc) from None
+        call = self._lane.call(packed, idempotent=idempotent)
+        return await self._run(call, keep=NoScriptError, bounded=False)
 
     async def _script(
         self, script: Any, key: str, args: list[Any], *, idempotent: bool = False
