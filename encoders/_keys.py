@@ -49,6 +49,8 @@ class KeyedEncoder:
     """
 
     verified_cache = VERIFIED_CACHE
+    """How many verified values this encoder remembers; 0 verifies every
+    request."""
 
     def __init__(self) -> None:
         self._verified: dict[str, tuple[str, tuple[str, bool], float | None]] = {}
