@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
 from typing import Any
 
-import hypothesis
 import pytest
-from hypothesis import strategies as st
-from tornado.httputil import HTTPHeaders
 
 import tornsess
 from tests.apps import Base, make_app
 from tests.helpers import Browser
 from tornsess import Sessions
-from tornsess.cookie import _scan, request_cookie_values
 
 NAME = tornsess.DEFAULT_COOKIE_NAME
 
@@ -285,18 +280,3 @@ async def test_cookie_name_is_matched_exactly(serve: Callable[..., Browser]) -> 
         assert response.json()["is_new"] is True
     quoted = await browser.get("/get", cookie=f'{NAME}="{sid}"')
     assert quoted.json()["id"] == sid
-
-
-@hypothesis.settings(max_examples=500, deadline=None, derandomize=True)
-@hypothesis.given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(["tornsessid", "xtornsessid", "tornsessid ", " tornsessid", "a"]),
-            st.text(alphabet='=; "abc\t', max_size=6),
-        ),
-        max_size=8,
-    ).map("".join)
-)
-def test_the_one_line_fast_path_reads_as_the_long_way(line: str) -> None:
-    request: Any = types.SimpleNamespace(headers=HTTPHeaders({"Cookie": line}))
-    assert request_cookie_values(request, "tornsessid") == _scan([line], "tornsessid")

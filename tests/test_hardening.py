@@ -24,7 +24,7 @@ from tornsess import ConfigError, Database, MemoryDatabase, Record, SessionInter
 from tornsess.encoders import SecretBoxEncoder
 from tornsess.ids import new_id
 from tornsess.keys import decode_key, generate_key
-from tornsess.lifecycle import FailureLog
+from tornsess.request import FailureLog
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
 COOKIE = "tornsessid"
@@ -398,7 +398,7 @@ async def test_every_manager_method_fails_with_503_retry_after_and_a_log_line(
     manager = Sessions()
     manager.use_database(RedisDatabase(own_redis.url, timeout=0.5))
     # The default interval is 10 s; a long one keeps this test free of timing.
-    manager._failures.interval = 3600.0
+    manager._path.failures.interval = 3600.0
     browser = serve(make_app(manager))
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
     own_redis.kill()

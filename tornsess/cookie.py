@@ -231,39 +231,8 @@ def request_cookie_values(request: HTTPServerRequest, name: str) -> list[str]:
     ``,`` and corrupt the value) and keeps duplicate names, which Tornado's
     parser collapses. The name is matched exactly (case-sensitive).
     """
-    headers = request.headers.get_list("Cookie")
-    if len(headers) == 1:
-        # The common cases, one Cookie line naming the cookie once: find it
-        # without splitting the whole line (same result as _scan).
-        line = headers[0]
-        if ";" not in line:  # one cookie
-            key, sep, value = line.partition("=")
-            if not sep or key.strip() != name:
-                return []
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return [value]
-        key = name + "="
-        start = line.find(key)
-        if start == -1:
-            if name not in line:
-                return []
-        elif (start == 0 or not line[line.rfind(";", 0, start) + 1 : start].strip()) and line.find(
-            key, start + 1
-        ) == -1:
-            end = line.find(";", start)
-            value = line[start + len(key) : len(line) if end == -1 else end].strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return [value]
-    return _scan(headers, name)
-
-
-def _scan(headers: list[str], name: str) -> list[str]:
-    """request_cookie_values for any number of lines, the long way."""
     values: list[str] = []
-    for header in headers:
+    for header in request.headers.get_list("Cookie"):
         if name not in header:
             continue
         for chunk in header.split(";"):

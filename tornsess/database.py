@@ -139,8 +139,6 @@ def binding(values: Mapping[str, str]) -> tuple[str, str] | None:
 def _add(current: str | None, amount: str, key: str) -> str:
     if current is None:
         current = "0"
-    if current.isdigit() and amount.isdigit() and current.isascii() and amount.isascii():
-        return str(int(current) + int(amount))  # non-negative ints, the commonest
     base = codec.loads(current)
     step = codec.loads(amount)
     if type(base) not in (int, float):
@@ -403,11 +401,6 @@ class MemoryDatabase:
     reports to ``on_destroy`` anyway, and a hash would cost every request.
     """
 
-    answers_at_once = True
-    """Its coroutines never wait: the request lifecycle commits at once,
-    without a Task, and :class:`~tornsess.SessionMixin` starts the session in
-    a synchronous ``prepare`` through :meth:`load_now`."""
-
     def __init__(
         self,
         *,
@@ -513,14 +506,6 @@ class MemoryDatabase:
             return None
         return entry
 
-    def load_now(self, session_id: str) -> Record | None:
-        """:meth:`load` without waiting (the store answers from memory).
-
-        The entry itself: the manager reads it at once, and commits replace
-        its mappings instead of changing them, so the request keeps a
-        consistent snapshot."""
-        return self._live(session_id)
-
     async def load(self, session_id: str) -> Record | None:
         return self._live(session_id)
 
@@ -565,31 +550,16 @@ class MemoryDatabase:
         if entry is None:
             raise SessionInterrupted("the session was destroyed or expired")
         if ops:
-            for op in ops:
-                if op.kind != "set" and op.kind != "incr":
-                    break
-            else:
-                # Values only (the commonest commit): copy the values alone.
-                # Same result as apply_ops, and the entry is untouched if an
-                # operation fails.
-                frozen = entry.immutable
-                values = dict(entry.values)
-                for op in ops:
-                    if op.key in frozen:
-                        raise ImmutableEntry(op.key)
-                    values[op.key] = (
-                        op.value if op.kind == "set" else _add(values.get(op.key), op.value, op.key)
-                    )
-                entry.values = values
-                ops = ()
-            if ops:
-                values = dict(entry.values)
-                immutable = set(entry.immutable)
-                flashes = dict(entry.flashes)
-                apply_ops(values, immutable, flashes, ops)
-                entry.values = values or _EMPTY
-                entry.immutable = frozenset(immutable) or _NO_KEYS
-                entry.flashes = flashes or _EMPTY
+            # The stored mappings are replaced, never changed in place: a
+            # request that loaded them keeps a consistent snapshot, and the
+            # entry is untouched if an operation fails.
+            values = dict(entry.values)
+            immutable = set(entry.immutable)
+            flashes = dict(entry.flashes)
+            apply_ops(values, immutable, flashes, ops)
+            entry.values = values or _EMPTY
+            entry.immutable = frozenset(immutable) or _NO_KEYS
+            entry.flashes = flashes or _EMPTY
         entry.accessed = accessed
         entry.deadline = deadline
         if expires_at != entry.expires_at:

@@ -1,37 +1,30 @@
-"""Session: one request's view of a session, and the changes it makes."""
+"""Session: the user-facing API of one request's session (Iris's methods).
+
+A :class:`Session` reads and changes a :class:`~tornsess._state.SessionState`,
+the plain data that the request path (:mod:`tornsess.request`) loads and
+commits; its asynchronous methods hand that state to the request path.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-import enum
 import logging
 import math
 import struct
-from collections.abc import Awaitable, Iterator, Mapping
+from collections.abc import Awaitable, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol
 from uuid import UUID
 
 from . import codec
-from .database import _EMPTY, _NO_KEYS, HANDLE, LOGIN, RESERVED, USER, Op, Record, binding
-from .errors import (
-    EntryNotFound,
-    ImmutableEntry,
-    SessionInterrupted,
-    SessionSealed,
-)
-from .ids import new_id
-
-if TYPE_CHECKING:
-    from tornado.web import RequestHandler
-
-    from .cookie import CookieOption
+from ._state import SessionState, Status
+from .database import _NO_KEYS, HANDLE, LOGIN, RESERVED, USER, Op
+from .errors import EntryNotFound, ImmutableEntry, SessionInterrupted, SessionSealed
 
 __all__ = ["Session"]
 
-log = logging.getLogger("tornsess")
+log: logging.Logger = logging.getLogger("tornsess")
 
-T = TypeVar("T")
 _MISSING: Any = object()
 _BOOL_STRINGS = {
     "1": True,
@@ -50,11 +43,6 @@ _BOOL_STRINGS = {
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-_loads = codec.loads
-_dumps = codec.dumps
-_new_op = tuple.__new__  # Op(...) without the Python-level NamedTuple __new__
-
-
 def _decode(key: str, text: str) -> Any:
     """The stored value, or ``_MISSING`` (logged) if the store holds
     something that is not valid stored data (it is never executed)."""
@@ -65,31 +53,18 @@ def _decode(key: str, text: str) -> Any:
         return _MISSING
 
 
-class Owner(Protocol):
-    """What a session needs of the manager that started it (implemented by
-    :class:`tornsess.Sessions`; a Protocol, so this module does not import
-    the manager, which imports it)."""
+class Engine(Protocol):
+    """The request path's steps a session's asynchronous methods take
+    (:class:`tornsess.request.RequestPath`; a Protocol, so that this module
+    does not import the request path, which imports it)."""
 
-    _lifetime: float
-    _save_new: bool
+    def save(self, state: SessionState) -> Awaitable[None]: ...
 
-    def _touch_due(self, session: Session, now: float | None = None) -> bool: ...
+    def regenerate(self, state: SessionState) -> Awaitable[None]: ...
 
-    def _guard(self, session: Session, operation: Awaitable[None]) -> Awaitable[None]: ...
+    def destroy(self, state: SessionState) -> Awaitable[None]: ...
 
-    def _commit(self, session: Session) -> Awaitable[None]: ...
-
-    def _regenerate(self, session: Session) -> Awaitable[None]: ...
-
-    def _destroy_session(self, session: Session) -> Awaitable[None]: ...
-
-    def _login(self, session: Session, user_id: str, remember: Any) -> Awaitable[None]: ...
-
-
-class _Status(enum.Enum):
-    NEW = "new"  # not in the store
-    STORED = "stored"
-    DESTROYED = "destroyed"
+    def login(self, state: SessionState, user_id: str, remember: Any) -> Awaitable[None]: ...
 
 
 def _to_int(key: str, value: Any) -> int:
@@ -139,129 +114,65 @@ class Session:
     with str keys, datetime, date, time, Decimal and UUID, nested; ``get``
     returns an equal value of the same type, and a fresh copy each time.
 
-    Internally a session has an explicit status (new: not in the store yet;
-    stored; destroyed) and records its changes as a list of operations. The
-    manager (:mod:`tornsess.manager`) and the request lifecycle
-    (:mod:`tornsess.lifecycle`) work with it only through the small set of
-    methods under "the manager's interface" at the end of this class, never
-    through its attributes.
+    What it reads and changes is the session's state (an explicit status,
+    the values and the list of changes), which the request path commits.
     """
 
-    __slots__ = (
-        "_manager",
-        "_handler",
-        "_id",
-        "_is_new",
-        "_status",
-        "_values",
-        "_meta",
-        "_values_owned",
-        "_immutable",
-        "_flashes",
-        "_flashes_owned",
-        "_read_flashes",
-        "_ops",
-        "_created",
-        "_accessed",
-        "_deadline",
-        "_lifetime",
-        "_cookie_dirty",
-        "_meta_dirty",
-        "_sealed",
-        "_options",
-        "_read_cookie",
-        "__weakref__",
-    )
+    __slots__ = ("_state", "_engine", "__weakref__")
 
-    def __init__(
-        self,
-        manager: Owner,
-        handler: RequestHandler,
-        session_id: str | None,
-        record: Record | None,
-        options: tuple[CookieOption, ...],
-        now: float,
-    ) -> None:
-        self._manager = manager
-        self._handler: RequestHandler | None = handler
-        self._id = session_id
-        self._options = options
-        self._ops: list[Op] = []
-        self._read_flashes: set[str] | None = None
-        self._values_owned = False
-        self._flashes_owned = False
-        self._cookie_dirty = False
-        self._meta_dirty = False
-        self._sealed = False
-        self._read_cookie = record is not None
-        self._lifetime = manager._lifetime
-        self._values: Mapping[str, str]
-        self._meta: Mapping[str, str] = _EMPTY
-        self._flashes: Mapping[str, str]
-        self._immutable: frozenset[str]
-        if record is None:
-            self._is_new = True
-            self._status = _Status.NEW
-            self._values = _EMPTY
-            self._flashes = _EMPTY
-            self._immutable = _NO_KEYS
-            self._created = now
-            self._accessed = now
-            self._deadline = now + self._lifetime if self._lifetime > 0 else None
-        else:
-            self._is_new = False
-            self._status = _Status.STORED
-            values = record.values
-            if USER in values:  # a logged-in session: its binding apart
-                self._values = {k: v for k, v in values.items() if k[:1] != RESERVED}
-                self._values_owned = True
-                self._meta = {k: v for k, v in values.items() if k[:1] == RESERVED}
-            else:
-                self._values = values
-            self._flashes = record.flashes
-            self._immutable = record.immutable
-            self._created = record.created
-            self._accessed = record.accessed
-            self._deadline = record.deadline
+    def __init__(self, engine: Engine, state: SessionState) -> None:
+        self._engine = engine
+        self._state = state
 
     # -- identity -----------------------------------------------------------
 
     @property
     def id(self) -> str:
         """The session id (never the encoded cookie value)."""
-        session_id = self._id
-        if session_id is None:  # a new session's id is drawn when first needed
-            session_id = self._id = new_id()
-        return session_id
-
-    @property
-    def handler(self) -> RequestHandler:
-        """The request handler this session belongs to.
-
-        :raises tornsess.SessionSealed: the response has ended.
-        """
-        handler = self._handler
-        if handler is None:
-            raise SessionSealed("the response has ended; the session has no handler")
-        return handler
+        return self._state.ensure_id()
 
     @property
     def is_new(self) -> bool:
         """True if this request created the session (no valid cookie came in)."""
-        return self._is_new
+        return self._state.is_new
 
     @property
     def is_destroyed(self) -> bool:
         """True once :meth:`destroy` (or the manager's ``destroy``) ran."""
-        return self._status is _Status.DESTROYED
+        return self._state.status is Status.DESTROYED
+
+    @property
+    def created(self) -> _dt.datetime:
+        """When the session was created (aware, UTC)."""
+        return _dt.datetime.fromtimestamp(self._state.created, _dt.timezone.utc)
+
+    @property
+    def last_access(self) -> _dt.datetime:
+        """When the session was last stored as active, before this request (aware, UTC)."""
+        return _dt.datetime.fromtimestamp(self._state.accessed, _dt.timezone.utc)
+
+    @property
+    def expires_at(self) -> _dt.datetime | None:
+        """The absolute end of the session's life, or ``None`` if it has none."""
+        deadline = self._state.deadline
+        if deadline is None:
+            return None
+        return _dt.datetime.fromtimestamp(deadline, _dt.timezone.utc)
+
+    def __repr__(self) -> str:
+        return f"<Session {self._state.status.value} keys={list(self._state.values)!r}>"
 
     # -- users and devices -----------------------------------------------------
+
+    def _meta_value(self, key: str) -> Any:
+        text = self._state.meta.get(key)
+        return None if text is None else codec.loads(text)
 
     @property
     def user_id(self) -> str | None:
         """The user this session is logged in as (:meth:`login`), or ``None``."""
-        text = self._meta.get(USER)
-        return None if text is None else str(_loads(text))
+        value = self._meta_value(USER)
+        return None if value is None else str(value)
 
     @property
     def handle(self) -> str | None:
@@ -270,16 +181,16 @@ class Session:
         (:meth:`Sessions.destroy_by_handle <tornsess.Sessions.destroy_by_handle>`).
         It reveals nothing of the session id and does not work as a cookie.
         A new login gives a new handle."""
-        text = self._meta.get(HANDLE)
-        return None if text is None else str(_loads(text))
+        value = self._meta_value(HANDLE)
+        return None if value is None else str(value)
 
     @property
     def last_login(self) -> _dt.datetime | None:
         """When :meth:`login` last bound this session (aware, UTC), or ``None``."""
-        text = self._meta.get(LOGIN)
-        if text is None:
+        value = self._meta_value(LOGIN)
+        if value is None:
             return None
-        return _dt.datetime.fromtimestamp(float(_loads(text)), _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(float(value), _dt.timezone.utc)
 
     async def login(self, user_id: str, *, remember: Any = None) -> None:
         """Log this session in as *user_id*: bind it to the user, give it a
@@ -304,50 +215,19 @@ class Session:
         if type(user_id) is not str or not user_id:
             raise ValueError("user_id must be a non-empty str")
         self._check_writable()
-        await self._manager._guard(self, self._manager._login(self, user_id, remember))
-
-    @property
-    def created(self) -> _dt.datetime:
-        """When the session was created (aware, UTC)."""
-        return _dt.datetime.fromtimestamp(self._created, _dt.timezone.utc)
-
-    @property
-    def last_access(self) -> _dt.datetime:
-        """When the session was last stored as active, before this request (aware, UTC)."""
-        return _dt.datetime.fromtimestamp(self._accessed, _dt.timezone.utc)
-
-    @property
-    def expires_at(self) -> _dt.datetime | None:
-        """The absolute end of the session's life, or ``None`` if it has none."""
-        if self._deadline is None:
-            return None
-        return _dt.datetime.fromtimestamp(self._deadline, _dt.timezone.utc)
-
-    def __repr__(self) -> str:
-        return f"<Session {self._status.value} keys={list(self._values)!r}>"
+        await self._engine.login(self._state, user_id, remember)
 
     # -- recording changes --------------------------------------------------
 
     def _check_writable(self) -> None:
-        if self._status is _Status.DESTROYED:
+        state = self._state
+        if state.status is Status.DESTROYED:
             raise SessionInterrupted("the session was destroyed; start a new one")
-        if self._sealed or self._handler._headers_written:  # type: ignore[union-attr]
+        if state.sealed:
             raise SessionSealed(
                 "the session cannot change after the response headers were "
                 "sent; call `await session.save()` before flush()"
             )
-
-    def _own_values(self) -> dict[str, str]:
-        if not self._values_owned:
-            self._values = dict(self._values)
-            self._values_owned = True
-        return self._values  # type: ignore[return-value]
-
-    def _own_flashes(self) -> dict[str, str]:
-        if not self._flashes_owned:
-            self._flashes = dict(self._flashes)
-            self._flashes_owned = True
-        return self._flashes  # type: ignore[return-value]
 
     @staticmethod
     def _check_key(key: str) -> None:
@@ -368,11 +248,11 @@ class Session:
         """
         self._check_key(key)
         self._check_writable()
-        if key in self._immutable:
+        if key in self._state.immutable:
             raise ImmutableEntry(key)
         text = codec.dumps(value)
-        self._own_values()[key] = text
-        self._ops.append(Op("set", key, text))
+        self._state.own_values()[key] = text
+        self._state.ops.append(Op("set", key, text))
 
     def set_immutable(self, key: str, value: Any) -> None:
         """Store *value* under *key* so that only another ``set_immutable``
@@ -380,43 +260,38 @@ class Session:
         self._check_key(key)
         self._check_writable()
         text = codec.dumps(value)
-        self._own_values()[key] = text
-        if key not in self._immutable:
-            self._immutable = self._immutable | {key}
-        self._ops.append(Op("set_immutable", key, text))
+        self._state.own_values()[key] = text
+        if key not in self._state.immutable:
+            self._state.immutable = self._state.immutable | {key}
+        self._state.ops.append(Op("set_immutable", key, text))
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value under *key* (a fresh copy), or *default* if there is none."""
-        text = self._values.get(key)
-        if text is None:
-            return default
-        try:
-            return _loads(text)
-        except ValueError:  # as _decode, inlined: the commonest read
-            log.warning("tornsess: ignoring corrupt stored value for session key %r", key)
-            return default
+        text = self._state.values.get(key)
+        value = _MISSING if text is None else _decode(key, text)
+        return default if value is _MISSING else value
 
     def get_all(self) -> dict[str, Any]:
         """A new dict of every key and value."""
-        values = {key: _decode(key, text) for key, text in self._values.items()}
+        values = {key: _decode(key, text) for key, text in self._state.values.items()}
         return {key: value for key, value in values.items() if value is not _MISSING}
 
     def keys(self) -> list[str]:
         """The keys, in insertion order."""
-        return list(self._values)
+        return list(self._state.values)
 
     def len(self) -> int:
         """The number of entries (Iris ``Len``)."""
-        return len(self._values)
+        return len(self._state.values)
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._state.values)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._values
+        return key in self._state.values
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._values))
+        return iter(list(self._state.values))
 
     def __getitem__(self, key: str) -> Any:
         return self._raw(key)
@@ -434,32 +309,33 @@ class Session:
         :raises tornsess.ImmutableEntry: *key* is immutable.
         """
         self._check_writable()
-        if key in self._immutable:
+        if key in self._state.immutable:
             raise ImmutableEntry(key)
-        if key not in self._values:
+        if key not in self._state.values:
             return False
-        del self._own_values()[key]
-        self._ops.append(Op("delete", key))
+        del self._state.own_values()[key]
+        self._state.ops.append(Op("delete", key))
         return True
 
     def clear(self) -> None:
         """Remove every value, immutable ones included. Flashes stay."""
         self._check_writable()
-        self._values = {}
-        self._values_owned = True
-        self._immutable = _NO_KEYS
-        self._ops.append(Op("clear"))
-        for key, text in self._meta.items():  # the login binding stays
-            self._ops.append(Op("set", key, text))
+        state = self._state
+        state.values = {}
+        state.values_owned = True
+        state.immutable = _NO_KEYS
+        state.ops.append(Op("clear"))
+        for key, text in state.meta.items():  # the login binding stays
+            state.ops.append(Op("set", key, text))
 
     def is_immutable(self, key: str) -> bool:
         """Whether *key* was stored with ``set_immutable``."""
-        return key in self._immutable
+        return key in self._state.immutable
 
     # -- typed getters ------------------------------------------------------
 
     def _raw(self, key: str) -> Any:
-        text = self._values.get(key)
+        text = self._state.values.get(key)
         value = _MISSING if text is None else _decode(key, text)
         if value is _MISSING:
             raise EntryNotFound(key)
@@ -598,9 +474,9 @@ class Session:
         if type(n) not in (int, float):
             raise TypeError(f"increment amount must be int or float, not {type(n).__name__}")
         self._check_writable()
-        if key in self._immutable:
+        if key in self._state.immutable:
             raise ImmutableEntry(key)
-        text = self._values.get(key)
+        text = self._state.values.get(key)
         current = 0 if text is None else _decode(key, text)
         if type(current) not in (int, float):
             raise TypeError(
@@ -608,8 +484,8 @@ class Session:
                 f"{type(current).__name__}, not a number"
             )
         result: int | float = current + n
-        self._own_values()[key] = _dumps(result)
-        self._ops.append(_new_op(Op, ("incr", key, _dumps(n))))
+        self._state.own_values()[key] = codec.dumps(result)
+        self._state.ops.append(Op("incr", key, codec.dumps(n)))
         return result
 
     def decrement(self, key: str, n: int | float = 1) -> int | float:
@@ -627,33 +503,28 @@ class Session:
         self._check_key(key)
         self._check_writable()
         text = codec.dumps(value)
-        self._own_flashes()[key] = text
-        if self._read_flashes:
-            self._read_flashes.discard(key)
-        self._ops.append(Op("flash_set", key, text))
+        self._state.own_flashes()[key] = text
+        if self._state.read_flashes:
+            self._state.read_flashes.discard(key)
+        self._state.ops.append(Op("flash_set", key, text))
 
     def has_flash(self) -> bool:
         """Whether any flash is present (read ones included, for this request)."""
-        return bool(self._flashes)
+        return bool(self._state.flashes)
 
     def peek_flash(self, key: str) -> Any:
         """The flash under *key* without marking it read, or ``None``."""
-        text = self._flashes.get(key)
+        text = self._state.flashes.get(key)
         value = None if text is None else _decode(key, text)
         return None if value is _MISSING else value
-
-    def _mark_read(self, key: str) -> None:
-        if self._read_flashes is None:
-            self._read_flashes = set()
-        self._read_flashes.add(key)
 
     def get_flash(self, key: str) -> Any:
         """The flash under *key*, or ``None``; marks it read (it stays
         readable for the rest of this request)."""
-        text = self._flashes.get(key)
+        text = self._state.flashes.get(key)
         if text is None:
             return None
-        self._mark_read(key)
+        self._state.mark_read(key)
         value = _decode(key, text)
         return None if value is _MISSING else value
 
@@ -668,27 +539,28 @@ class Session:
 
     def get_flashes(self) -> dict[str, Any]:
         """Every flash, as a new dict; marks them all read."""
-        for key in self._flashes:
-            self._mark_read(key)
-        flashes = {key: _decode(key, text) for key, text in self._flashes.items()}
+        for key in self._state.flashes:
+            self._state.mark_read(key)
+        flashes = {key: _decode(key, text) for key, text in self._state.flashes.items()}
         return {key: value for key, value in flashes.items() if value is not _MISSING}
 
     def delete_flash(self, key: str) -> None:
         """Remove the flash under *key* now."""
         self._check_writable()
-        if key in self._flashes:
-            del self._own_flashes()[key]
-        if self._read_flashes:
-            self._read_flashes.discard(key)
-        self._ops.append(Op("flash_delete", key))
+        if key in self._state.flashes:
+            del self._state.own_flashes()[key]
+        if self._state.read_flashes:
+            self._state.read_flashes.discard(key)
+        self._state.ops.append(Op("flash_delete", key))
 
     def clear_flashes(self) -> None:
         """Remove every flash now."""
         self._check_writable()
-        self._flashes = {}
-        self._flashes_owned = True
-        self._read_flashes = None
-        self._ops.append(Op("flash_clear"))
+        state = self._state
+        state.flashes = {}
+        state.flashes_owned = True
+        state.read_flashes = None
+        state.ops.append(Op("flash_clear"))
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -700,7 +572,7 @@ class Session:
             meanwhile (409 if it propagates; the changes are dropped).
         :raises tornsess.StoreUnavailable: the store failed (503).
         """
-        await self._manager._guard(self, self._manager._commit(self))
+        await self._engine.save(self._state)
 
     async def regenerate(self) -> None:
         """Give the session a new id, keeping its data; the old id is dead at
@@ -716,7 +588,7 @@ class Session:
         :raises tornsess.StoreUnavailable: the store failed (503).
         """
         self._check_writable()
-        await self._manager._guard(self, self._manager._regenerate(self))
+        await self._engine.regenerate(self._state)
 
     async def destroy(self) -> None:
         """Remove the session from the store (``on_destroy`` callbacks run).
@@ -724,157 +596,4 @@ class Session:
         The cookie is left as it is, as in Iris; ``await
         sessions.destroy(handler)`` also deletes it.
         """
-        await self._manager._guard(self, self._manager._destroy_session(self))
-
-    # -- the manager's interface ------------------------------------------------
-    # Used by Sessions and the request lifecycle only; not public API.
-
-    def _live(self) -> bool:
-        """Not destroyed."""
-        return self._status is not _Status.DESTROYED
-
-    def _stored(self) -> bool:
-        """In the store (as of the last load or commit of this request)."""
-        return self._status is _Status.STORED
-
-    def _came_with_cookie(self) -> bool:
-        """The request's cookie named this session, or it was stored since."""
-        return self._read_cookie or self._status is _Status.STORED
-
-    def _holds_data(self) -> bool:
-        """Values, flashes or a login (a new session with none is never stored)."""
-        return bool(self._values or self._flashes or self._meta)
-
-    def _add_options(self, options: tuple[CookieOption, ...]) -> None:
-        """Cookie options for this session's cookie, after those given so far."""
-        if options:
-            self._options = self._options + options
-
-    def _cookie_options(self) -> tuple[CookieOption, ...]:
-        return self._options
-
-    def _reissue_cookie(self) -> None:
-        """Send the cookie again with the response (an older key read it)."""
-        self._cookie_dirty = True
-
-    def _set_lifetime(self, seconds: float, now: float) -> None:
-        """A new lifetime from *now* (as ``Config.expires``), stored and sent
-        with the cookie at commit."""
-        self._lifetime = seconds
-        self._deadline = now + seconds if seconds > 0 else None
-        self._meta_dirty = True
-        self._cookie_dirty = True
-
-    def _deadline_at(self) -> float | None:
-        """The absolute end of life (UNIX time), or ``None``."""
-        return self._deadline
-
-    def _cookie_max_age(self, now: float) -> float | None:
-        """The cookie's Max-Age for the session's lifetime (``None``: a
-        browser-session cookie)."""
-        from .cookie import browser_max_age
-
-        if self._deadline is not None:
-            return browser_max_age(max(self._deadline - now, 1.0))
-        return browser_max_age(min(self._lifetime, 0.0))
-
-    def _idle_since(self, now: float) -> float:
-        """Seconds since the store last recorded activity."""
-        return now - self._accessed
-
-    def _seal(self) -> None:
-        """Refuse changes from now on (the response headers go out)."""
-        self._sealed = True
-
-    def _release(self) -> None:
-        """The response has ended: refuse changes, and let go of the handler
-        (the handler holds this session: a cycle otherwise)."""
-        self._sealed = True
-        self._handler = None
-
-    def _pending(self) -> bool:
-        """Whether committing would do anything."""
-        if self._status is _Status.DESTROYED:
-            return False
-        if self._status is _Status.NEW:
-            return bool(
-                self._values
-                or self._flashes
-                or self._meta
-                or self._meta_dirty
-                or self._manager._save_new
-            )
-        if self._ops or self._read_flashes or self._meta_dirty or self._cookie_dirty:
-            return True
-        return self._manager._touch_due(self)
-
-    def _first_record(self, now: float, expires_at: float | None) -> Record:
-        """The record a new session is created with (its changes are in it)."""
-        flashes = self._flashes
-        if self._read_flashes:
-            flashes = {k: v for k, v in flashes.items() if k not in self._read_flashes}
-        self._read_flashes = None
-        self._ops = []
-        return Record(
-            {**self._values, **self._meta} if self._meta else self._values,
-            self._immutable,
-            flashes,
-            self._created,
-            now,
-            self._deadline,
-            expires_at,
-        )
-
-    def _take_changes(self) -> tuple[list[Op], bool]:
-        """The operations to commit (flashes read in this request included)
-        and whether the times must be written even without operations."""
-        ops = self._ops
-        if self._read_flashes:
-            ops.extend(Op("flash_delete", key) for key in self._read_flashes)
-            self._read_flashes = None
-        self._ops = []
-        return ops, self._meta_dirty
-
-    def _restore_changes(self, ops: list[Op]) -> None:
-        """Put back operations whose commit failed (before any made since)."""
-        self._ops[:0] = ops
-
-    def _mark_stored(self, session_id: str) -> None:
-        """A new session was created in the store under *session_id*."""
-        self._id = session_id
-        self._status = _Status.STORED
-        self._cookie_dirty = True
-
-    def _committed(self, now: float) -> bool:
-        """The changes are stored; return whether the cookie must be sent."""
-        self._accessed = now
-        self._meta_dirty = False
-        send = self._cookie_dirty
-        self._cookie_dirty = False
-        return send
-
-    def _renamed(self, session_id: str) -> None:
-        """The session has a new id (stored under it, if it was stored)."""
-        self._id = session_id
-        self._cookie_dirty = True
-
-    def _binding(self) -> tuple[str, str] | None:
-        """``(user_id, handle)`` when logged in."""
-        return binding(self._meta)
-
-    def _bind(self, meta: dict[str, Any]) -> None:
-        """Replace the login binding with *meta* (reserved key -> value), as
-        operations stored with the next commit."""
-        texts = {key: codec.dumps(value) for key, value in meta.items()}
-        for key in self._meta:
-            if key not in texts:
-                self._ops.append(Op("delete", key))
-        for key, text in texts.items():
-            self._ops.append(Op("set", key, text))
-        self._meta = texts
-
-    def _mark_destroyed(self) -> None:
-        """Destroyed: nothing more is stored or sent for it."""
-        self._status = _Status.DESTROYED
-        self._ops = []
-        self._cookie_dirty = False
+        await self._engine.destroy(self._state)

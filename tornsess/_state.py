@@ -1,0 +1,286 @@
+"""The state of one request's session: what the request path loads, changes
+and commits (scs's ``sessionData``).
+
+:class:`SessionState` is plain data with the small steps that change it. The
+user-facing :class:`tornsess.Session` changes it through these steps; the
+request path (:mod:`tornsess.request`) reads it to commit, and never calls a
+private method of the session. Values, flashes and the login binding are
+held as :mod:`tornsess.codec` text.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import codec
+from .cookie import CookieOption, browser_max_age
+from .database import _EMPTY, _NO_KEYS, RESERVED, USER, Op, Record, binding
+from .ids import new_id
+
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
+
+__all__ = ["SessionState", "Status"]
+
+
+class Status(enum.Enum):
+    """Where a session stands against the store."""
+
+    NEW = "new"
+    """Not in the store (yet)."""
+    STORED = "stored"
+    """In the store, as of the last load or commit of this request."""
+    DESTROYED = "destroyed"
+    """Destroyed: nothing more is stored or sent for it."""
+
+
+class SessionState:
+    """One request's copy of a session and the changes it made.
+
+    The mappings loaded from the store are shared, not copied, until the
+    first change (``own_values``/``own_flashes``); changes are also recorded
+    as a list of :class:`~tornsess.Op`, which the store applies atomically at
+    commit.
+    """
+
+    __slots__ = (
+        "handler",
+        "id",
+        "is_new",
+        "status",
+        "values",
+        "meta",
+        "values_owned",
+        "immutable",
+        "flashes",
+        "flashes_owned",
+        "read_flashes",
+        "ops",
+        "created",
+        "accessed",
+        "deadline",
+        "lifetime",
+        "cookie_dirty",
+        "meta_dirty",
+        "sealed",
+        "options",
+        "read_cookie",
+    )
+
+    def __init__(
+        self,
+        handler: RequestHandler,
+        session_id: str | None,
+        record: Record | None,
+        options: tuple[CookieOption, ...],
+        lifetime: float,
+        now: float,
+    ) -> None:
+        self.handler: RequestHandler | None = handler
+        """The request's handler; ``None`` once the response has ended."""
+        self.id = session_id
+        """The id; ``None`` for a new session until one is needed (:meth:`ensure_id`)."""
+        self.options = options
+        """Cookie options for this session's cookie, in the order given."""
+        self.ops: list[Op] = []
+        """The changes not committed yet, in order."""
+        self.read_flashes: set[str] | None = None
+        """Flashes read in this request (deleted at commit)."""
+        self.values_owned = False
+        self.flashes_owned = False
+        self.cookie_dirty = False
+        """The cookie must be sent with the response."""
+        self.meta_dirty = False
+        """The times (deadline) must be written even without operations."""
+        self.sealed = False
+        """The response headers went out: no more changes."""
+        self.read_cookie = record is not None
+        """The request's cookie named this session."""
+        self.lifetime = lifetime
+        self.meta: Mapping[str, str] = _EMPTY
+        """The login binding (reserved keys), apart from the values."""
+        self.values: Mapping[str, str]
+        self.flashes: Mapping[str, str]
+        self.immutable: frozenset[str]
+        self.created: float
+        self.accessed: float
+        self.deadline: float | None
+        if record is None:
+            self.is_new = True
+            self.status = Status.NEW
+            self.values = _EMPTY
+            self.flashes = _EMPTY
+            self.immutable = _NO_KEYS
+            self.created = now
+            self.accessed = now
+            self.deadline = now + lifetime if lifetime > 0 else None
+        else:
+            self.is_new = False
+            self.status = Status.STORED
+            values = record.values
+            if USER in values:  # a logged-in session: its binding apart
+                self.values = {k: v for k, v in values.items() if k[:1] != RESERVED}
+                self.values_owned = True
+                self.meta = {k: v for k, v in values.items() if k[:1] == RESERVED}
+            else:
+                self.values = values
+            self.flashes = record.flashes
+            self.immutable = record.immutable
+            self.created = record.created
+            self.accessed = record.accessed
+            self.deadline = record.deadline
+
+    # -- what it is -------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        """Not destroyed."""
+        return self.status is not Status.DESTROYED
+
+    @property
+    def stored(self) -> bool:
+        """In the store (as of the last load or commit of this request)."""
+        return self.status is Status.STORED
+
+    def ensure_id(self) -> str:
+        """The id, drawn now for a new session that has none yet."""
+        if self.id is None:
+            self.id = new_id()
+        return self.id
+
+    def came_with_cookie(self) -> bool:
+        """The request's cookie named this session, or it was stored since."""
+        return self.read_cookie or self.status is Status.STORED
+
+    def holds_data(self) -> bool:
+        """Values, flashes or a login (a new session with none is never stored)."""
+        return bool(self.values or self.flashes or self.meta)
+
+    def binding(self) -> tuple[str, str] | None:
+        """``(user_id, handle)`` when logged in."""
+        return binding(self.meta)
+
+    def pending(self, save_new: bool, touch_due: bool) -> bool:
+        """Whether committing would do anything (*save_new*: a new session
+        is stored even without data; *touch_due*: the idle refresh is due)."""
+        if self.status is Status.DESTROYED:
+            return False
+        if self.status is Status.NEW:
+            return save_new or self.meta_dirty or self.holds_data()
+        return bool(
+            self.ops or self.read_flashes or self.meta_dirty or self.cookie_dirty or touch_due
+        )
+
+    def cookie_max_age(self, now: float) -> float | None:
+        """The cookie's Max-Age for the session's lifetime (``None``: a
+        browser-session cookie)."""
+        if self.deadline is not None:
+            return browser_max_age(max(self.deadline - now, 1.0))
+        return browser_max_age(min(self.lifetime, 0.0))
+
+    # -- changes the user makes ---------------------------------------------------
+
+    def own_values(self) -> dict[str, str]:
+        """The values as this request's own dict, to change."""
+        if not self.values_owned:
+            self.values = dict(self.values)
+            self.values_owned = True
+        return self.values  # type: ignore[return-value]
+
+    def own_flashes(self) -> dict[str, str]:
+        """The flashes as this request's own dict, to change."""
+        if not self.flashes_owned:
+            self.flashes = dict(self.flashes)
+            self.flashes_owned = True
+        return self.flashes  # type: ignore[return-value]
+
+    def mark_read(self, key: str) -> None:
+        """The flash under *key* was read: it is deleted at commit."""
+        if self.read_flashes is None:
+            self.read_flashes = set()
+        self.read_flashes.add(key)
+
+    def set_lifetime(self, seconds: float, now: float) -> None:
+        """A new lifetime from *now* (as ``Config.expires``), stored and sent
+        with the cookie at commit."""
+        self.lifetime = seconds
+        self.deadline = now + seconds if seconds > 0 else None
+        self.meta_dirty = True
+        self.cookie_dirty = True
+
+    def bind(self, meta: Mapping[str, Any]) -> None:
+        """Replace the login binding with *meta* (reserved key -> value), as
+        operations stored with the next commit."""
+        texts = {key: codec.dumps(value) for key, value in meta.items()}
+        for key in self.meta:
+            if key not in texts:
+                self.ops.append(Op("delete", key))
+        for key, text in texts.items():
+            self.ops.append(Op("set", key, text))
+        self.meta = texts
+
+    # -- what the commit does -------------------------------------------------------
+
+    def first_record(self, now: float, expires_at: float | None) -> Record:
+        """The record a new session is created with (its changes are in it)."""
+        flashes = self.flashes
+        if self.read_flashes:
+            flashes = {k: v for k, v in flashes.items() if k not in self.read_flashes}
+        self.read_flashes = None
+        self.ops = []
+        return Record(
+            {**self.values, **self.meta} if self.meta else self.values,
+            self.immutable,
+            flashes,
+            self.created,
+            now,
+            self.deadline,
+            expires_at,
+        )
+
+    def take_changes(self) -> tuple[list[Op], bool]:
+        """The operations to commit (flashes read in this request included)
+        and whether the times must be written even without operations."""
+        ops = self.ops
+        if self.read_flashes:
+            ops.extend(Op("flash_delete", key) for key in self.read_flashes)
+            self.read_flashes = None
+        self.ops = []
+        return ops, self.meta_dirty
+
+    def restore_changes(self, ops: list[Op]) -> None:
+        """Put back operations whose commit failed (before any made since)."""
+        self.ops[:0] = ops
+
+    def mark_stored(self, session_id: str) -> None:
+        """A new session was created in the store under *session_id*."""
+        self.id = session_id
+        self.status = Status.STORED
+        self.cookie_dirty = True
+
+    def committed(self, now: float) -> bool:
+        """The changes are stored; return whether the cookie must be sent."""
+        self.accessed = now
+        self.meta_dirty = False
+        send = self.cookie_dirty
+        self.cookie_dirty = False
+        return send
+
+    def renamed(self, session_id: str) -> None:
+        """The session has a new id (stored under it, if it was stored)."""
+        self.id = session_id
+        self.cookie_dirty = True
+
+    def mark_destroyed(self) -> None:
+        """Destroyed: nothing more is stored or sent for it."""
+        self.status = Status.DESTROYED
+        self.ops = []
+        self.cookie_dirty = False
+
+    def release(self) -> None:
+        """The response has ended: refuse changes, and let go of the handler
+        (the handler holds this session: a cycle otherwise)."""
+        self.sealed = True
+        self.handler = None

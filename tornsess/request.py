@@ -1,0 +1,920 @@
+"""The path of one request, top to bottom: the cookie is read and decoded,
+the session loaded (:meth:`RequestPath.start`); the handler runs; its
+``finish()`` (or first ``flush()``) waits while the changes are committed in
+one store call (:meth:`RequestPath.commit`) and the cookie is written; then
+the response goes out. A failed store gives a 503, a session destroyed by a
+concurrent request a 409.
+
+Hooking Tornado's response needs a few of its internals. They are used in
+this module only, so that a Tornado upgrade is checked here:
+
+- ``RequestHandler._headers_written``: whether the headers went out.
+- ``RequestHandler._finished``: set while the commit runs, so that Tornado
+  neither finishes the request by itself nor accepts more writes; cleared
+  before the real ``finish()``.
+- ``RequestHandler._headers``: the response headers, read to add ``Vary``.
+- ``RequestHandler._new_cookie``: the cookies this response will set, to
+  withdraw a session cookie after a 409.
+
+The handler's ``finish`` and ``flush`` are hooked by instance attributes
+(the one mechanism, for :class:`~tornsess.SessionMixin` handlers and any
+other), which are removed as the response ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+from tornado.iostream import StreamClosedError
+from tornado.web import RequestHandler
+
+from ._state import SessionState
+from .config import Config, _seconds
+from .cookie import (
+    MAX_COOKIE_VALUE,
+    CookieAttributes,
+    CookieOption,
+    registrable_domain,
+    request_cookie_values,
+)
+from .database import (
+    CLIENT_IP,
+    CLIENT_UA,
+    HANDLE,
+    LOGIN,
+    USER,
+    Database,
+    MemoryDatabase,
+    Record,
+    UserIndex,
+)
+from .encoding import Encoding, RotatingEncoding
+from .errors import ConfigError, DecodeError, SessionInterrupted, SessionTooLarge, StoreUnavailable
+from .ids import is_valid_id, new_handle, new_id, user_tag
+from .session import Session
+
+__all__ = ["FailureLog", "RequestPath", "RequestState"]
+
+log: logging.Logger = logging.getLogger("tornsess")
+
+T = TypeVar("T")
+
+DestroyCallback = Callable[[str], Any]
+"""``callback(session_id)``, a plain function or a coroutine function."""
+
+RETRY_AFTER = "5"
+"""The ``Retry-After`` of a 503 for a failed store, in seconds."""
+
+LOG_INTERVAL = 10.0
+"""While a store keeps failing, at most one log line per this many seconds."""
+
+_ID_ATTEMPTS = 8
+_SLOW_CALLBACK = 5.0
+
+
+def expired(record: Record, now: float, idle: float | None) -> bool:
+    """Whether a loaded record is past its absolute or idle limit (checked
+    again here: a store may keep an expired session until its sweep)."""
+    return (record.deadline is not None and record.deadline <= now) or (
+        idle is not None and record.accessed + idle <= now
+    )
+
+
+class RequestState:
+    """What tornsess keeps on one handler for the length of a request: the
+    session each manager started, and where the response stands."""
+
+    __slots__ = ("sessions", "chain", "finishing", "done", "failed")
+
+    def __init__(self) -> None:
+        self.sessions: dict[RequestPath, tuple[Session, SessionState]] = {}
+        self.chain: asyncio.Future[None] | None = None
+        self.finishing = False  # finish() was called; the commit runs
+        self.done = False  # the real finish() runs or ran
+        self.failed = False  # a store call failed: store nothing more
+
+
+def state_of(handler: RequestHandler) -> RequestState | None:
+    """The request's state, or ``None`` if no session was started in it."""
+    return getattr(handler, "_tornsess", None)
+
+
+class RequestPath:
+    """What a :class:`~tornsess.Sessions` manager does for requests: start a
+    request's session, commit it, write its cookie, and the steps a session
+    takes (save, regenerate, login, destroy). It holds the store in use, the
+    ``on_destroy`` callbacks and the store's failure log."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.encoding: Encoding = config.effective_encoding
+        self.idle = config.idle_timeout_seconds
+        self.lifetime = config.expires_seconds
+        self.callbacks: list[DestroyCallback] = []
+        self.running: set[asyncio.Future[Any]] = set()
+        self.attach(MemoryDatabase())
+
+    def attach(self, db: Database) -> None:
+        """Use *db* from now on."""
+        self.db: Database = db
+        db.set_expire_listener(self.fire_destroy)
+        self.failures = FailureLog(db)
+        self.user_index: UserIndex | None = db if isinstance(db, UserIndex) else None
+
+    # -- 1. the cookie, the load, the Session --------------------------------------
+
+    async def start(
+        self, handler: RequestHandler, options: tuple[CookieOption, ...]
+    ) -> tuple[Session, SessionState]:
+        """The request's session and its state (see :meth:`tornsess.Sessions.start`)."""
+        request = state_of(handler)
+        if request is None:
+            request = install(handler)
+        else:
+            current = request.sessions.get(self)
+            if current is not None and current[1].live:
+                if options:
+                    current[1].options += options
+                return current
+        try:
+            state = await self._open(handler, options)
+        except StoreUnavailable as exc:
+            self.store_failed(handler, exc)
+        found = request.sessions[self] = (Session(self, state), state)
+        return found
+
+    def get(self, handler: RequestHandler) -> tuple[Session, SessionState] | None:
+        """The live session this manager started in the request, or ``None``."""
+        request = state_of(handler)
+        if request is None:
+            return None
+        found = request.sessions.get(self)
+        if found is None or not found[1].live:
+            return None
+        return found
+
+    async def _open(
+        self, handler: RequestHandler, options: tuple[CookieOption, ...]
+    ) -> SessionState:
+        """The state of the session the request's cookie names, or of a
+        fresh one: a value that does not decode, an id the store does not
+        hold, an expired session or two live ones give a fresh session, and
+        the client's id is never adopted."""
+        name = self.config.cookie
+        now = time.time()
+        found: list[tuple[str, Record, bool]] = []
+        for value in request_cookie_values(handler.request, name):
+            decoded = self._cookie_id(name, value)
+            if decoded is None:
+                continue
+            sid, stale = decoded
+            if any(sid == f[0] for f in found):
+                continue
+            record = await self.db.load(sid)
+            self.answered()
+            if record is None:
+                continue
+            if expired(record, now, self.idle):
+                if await self.db.destroy(sid):
+                    self.fire_destroy(sid)
+                continue
+            found.append((sid, record, stale))
+        if len(found) == 1:
+            sid, record, stale = found[0]
+            state = SessionState(handler, sid, record, options, self.lifetime, now)
+            state.cookie_dirty = stale  # made with an older key: re-issue it
+            return state
+        if found:
+            log.info(
+                "tornsess: request carried %d live sessions in cookie %r; starting a fresh one",
+                len(found),
+                name,
+            )
+        # The default id is drawn when first needed (most anonymous sessions
+        # never need one); a custom generator's id is checked against the
+        # store now.
+        sid_new = None if self.config.session_id_generator is None else await self.new_id(handler)
+        return SessionState(handler, sid_new, None, options, self.lifetime, now)
+
+    def _cookie_id(self, name: str, value: str) -> tuple[str, bool] | None:
+        """The session id one cookie value carries and whether to re-issue
+        it (made with an older key), or ``None`` for a value to ignore:
+        empty, oversized, undecodable, or not a valid id."""
+        if not value or len(value) > MAX_COOKIE_VALUE:
+            return None
+        encoding = self.encoding
+        try:
+            if isinstance(encoding, RotatingEncoding):
+                sid, stale = encoding.decode_stale(name, value)
+            else:
+                sid, stale = encoding.decode(name, value), False
+        except DecodeError:
+            return None
+        if not is_valid_id(sid):
+            return None
+        return sid, stale
+
+    async def new_id(self, handler: RequestHandler) -> str:
+        """A new session id: from ``secrets``, or from the configured
+        generator, checked against the store.
+
+        :raises tornsess.ConfigError: the generator gave an invalid id, or
+            ids already in use too often.
+        """
+        generator = self.config.session_id_generator
+        if generator is None:
+            return new_id()
+        for _ in range(_ID_ATTEMPTS):
+            sid = generator(handler)
+            if not is_valid_id(sid):
+                raise ConfigError(
+                    "session_id_generator",
+                    f"returned {sid!r}; ids must be 1 to 128 characters of [A-Za-z0-9._-]",
+                )
+            if not await self.db.exists(sid):
+                return sid
+        raise ConfigError(
+            "session_id_generator",
+            f"returned ids already in use {_ID_ATTEMPTS} times in a row",
+        )
+
+    # -- 2. the commit, the cookie ---------------------------------------------------
+
+    def touch_due(self, state: SessionState, now: float) -> bool:
+        """Whether the idle refresh is due: a tenth of the idle timeout has
+        passed since the store last recorded activity."""
+        return self.idle is not None and now - state.accessed >= self.idle / 10
+
+    def pending(self, state: SessionState) -> bool:
+        """Whether committing *state* would do anything."""
+        return state.pending(self.config.save_uninitialized, self.touch_due(state, time.time()))
+
+    def expires_at(self, deadline: float | None, accessed: float) -> float | None:
+        """When the store may forget a session: the earlier of its deadline
+        and the end of its idle time."""
+        if self.idle is None:
+            return deadline
+        idle_end = accessed + self.idle
+        return idle_end if deadline is None else min(deadline, idle_end)
+
+    async def commit(self, state: SessionState) -> None:
+        """Store the session's changes (one store call) and write its cookie
+        if it must be sent.
+
+        :raises tornsess.SessionInterrupted: the session was destroyed meanwhile.
+        :raises tornsess.StoreUnavailable: the store failed.
+        """
+        if not state.live:
+            return
+        db = self.db
+        now = time.time()
+        if not state.stored:
+            if not self.pending(state):
+                return
+            sid = state.ensure_id()
+            record = state.first_record(now, self.expires_at(state.deadline, now))
+            while not await db.create(sid, record):
+                sid = await self.new_id(self._handler(state))
+            self.answered()
+            state.mark_stored(sid)
+        else:
+            assert state.id is not None
+            ops, times = state.take_changes()
+            try:
+                if ops or times:
+                    expires_at = self.expires_at(state.deadline, now)
+                    await db.commit(state.id, ops, now, state.deadline, expires_at)
+                    self.answered()
+                elif self.touch_due(state, now):
+                    expires_at = self.expires_at(state.deadline, now)
+                    touched = await db.touch(state.id, now, expires_at)
+                    self.answered()
+                    if not touched:
+                        raise SessionInterrupted("the session was destroyed or expired")
+                    entry = self._index_entry(state)
+                    if entry is not None:  # the index lives as long as its sessions
+                        await entry[0].index_touch(entry[1], expires_at)
+            except SessionInterrupted:
+                state.mark_destroyed()
+                raise
+            except BaseException:
+                state.restore_changes(ops)
+                raise
+        if state.committed(now):
+            self.write_cookie(self._handler(state), state, now)
+
+    @staticmethod
+    def _handler(state: SessionState) -> RequestHandler:
+        handler = state.handler
+        if handler is None:
+            raise SessionInterrupted("the response has ended; the session has no request")
+        return handler
+
+    def attributes(
+        self, handler: RequestHandler, state: SessionState, now: float
+    ) -> CookieAttributes:
+        """The attributes of the session's cookie in this response."""
+        config = self.config
+        attrs = CookieAttributes(
+            path=config.path,
+            domain=None
+            if config.disable_subdomain_persistence
+            else registrable_domain(handler.request.host_name),
+            secure=(config.cookie_secure_tls and handler.request.protocol == "https")
+            or config.same_site == "None"
+            or config.cookie.startswith(("__Host-", "__Secure-")),
+            http_only=config.http_only,
+            same_site=config.same_site,
+            max_age=state.cookie_max_age(now),
+        )
+        for option in state.options:
+            option(attrs)
+        return attrs
+
+    def write_cookie(self, handler: RequestHandler, state: SessionState, now: float) -> None:
+        """Set the session's cookie on the response.
+
+        :raises tornsess.SessionTooLarge: the cookie would pass 4096 bytes.
+        """
+        name = self.config.cookie
+        value = self.encoding.encode(name, state.ensure_id())
+        if len(name) + len(value) + 1 > MAX_COOKIE_VALUE:
+            raise SessionTooLarge(
+                f"cookie {name!r} would be {len(name) + len(value) + 1} bytes; "
+                f"browsers drop cookies over {MAX_COOKIE_VALUE}"
+            )
+        attrs = self.attributes(handler, state, now)
+        max_age = None if attrs.max_age is None else int(attrs.max_age)
+        handler.set_cookie(
+            name,
+            value,
+            domain=attrs.domain,
+            path=attrs.path,
+            expires=None if max_age is None else now + max_age,
+            max_age=max_age,
+            httponly=attrs.http_only,
+            secure=attrs.secure,
+            samesite=attrs.same_site,
+        )
+        handler.set_header("Cache-Control", "no-store")
+        if self.config.allow_reclaim:
+            handler.request.cookies[name] = value  # type: ignore[assignment]
+
+    def clear_cookie(self, handler: RequestHandler, state: SessionState) -> None:
+        """Delete the session's cookie, with its Path and Domain."""
+        name = self.config.cookie
+        attrs = self.attributes(handler, state, time.time())
+        handler.clear_cookie(
+            name,
+            path=attrs.path,
+            domain=attrs.domain,
+            secure=attrs.secure,
+            httponly=attrs.http_only,
+            samesite=attrs.same_site,
+        )
+        handler.set_header("Cache-Control", "no-store")
+        if self.config.allow_reclaim:
+            handler.request.cookies.pop(name, None)
+
+    # -- 3. the steps a session takes (the Engine of tornsess.session) -----------------
+
+    async def save(self, state: SessionState) -> None:
+        """``Session.save``: commit now."""
+        await self.guard(state, self.commit(state))
+
+    async def regenerate(self, state: SessionState) -> None:
+        """``Session.regenerate``: a new id, the old one dead at once."""
+        await self.guard(state, self._regenerate(state))
+
+    async def destroy(self, state: SessionState) -> None:
+        """``Session.destroy``: remove it from the store."""
+        await self.guard(state, self._destroy(state))
+
+    async def login(self, state: SessionState, user_id: str, remember: Any) -> None:
+        """``Session.login``: bind, regenerate, store, index."""
+        await self.guard(state, self._login(state, user_id, remember))
+
+    async def _regenerate(self, state: SessionState, *, reindex: bool = True) -> None:
+        handler = self._handler(state)
+        new = await self.new_id(handler)
+        if state.stored:
+            assert state.id is not None
+            try:
+                while not await self.db.rename(state.id, new):
+                    new = await self.new_id(handler)
+                self.answered()
+            except SessionInterrupted:
+                state.mark_destroyed()
+                raise
+            entry = self._index_entry(state) if reindex else None
+            if entry is not None:
+                # The user's index entry follows the new id (a separate
+                # step, safe to repeat: a login writes it again).
+                index, tag, handle = entry
+                await index.index_add(
+                    tag, handle, new, self.expires_at(state.deadline, time.time())
+                )
+        state.renamed(new)
+
+    async def _login(self, state: SessionState, user_id: str, remember: Any) -> None:
+        before = state.binding()
+        await self._regenerate(state, reindex=False)
+        now = time.time()
+        handle = new_handle(user_id)
+        meta: dict[str, Any] = {USER: user_id, HANDLE: handle, LOGIN: now}
+        if self.config.record_client:
+            request = self._handler(state).request
+            meta[CLIENT_IP] = request.remote_ip
+            meta[CLIENT_UA] = request.headers.get("User-Agent", "")[:256]
+        state.bind(meta)
+        if remember is not None:
+            seconds = _seconds("remember", remember)
+            assert seconds is not None
+            state.set_lifetime(seconds, now)
+        await self.commit(state)  # stored now, the cookie with this response
+        index = self.user_index
+        if index is None:
+            return  # logged in; only the device lists need the index
+        if before is not None:
+            await index.index_remove(user_tag(before[0]), before[1])
+        assert state.id is not None
+        await index.index_add(
+            user_tag(user_id), handle, state.id, self.expires_at(state.deadline, now)
+        )
+        self.answered()
+
+    async def _destroy(self, state: SessionState) -> None:
+        if not state.live:
+            return
+        if state.stored:
+            assert state.id is not None
+            existed = await self.db.destroy(state.id)
+            self.answered()
+            entry = self._index_entry(state)
+            if entry is not None:
+                index, tag, handle = entry
+                await index.index_remove(tag, handle)
+            if existed:
+                self.fire_destroy(state.id)
+        state.mark_destroyed()
+
+    def _index_entry(self, state: SessionState) -> tuple[UserIndex, str, str] | None:
+        """``(index, user tag, handle)`` of a logged-in session whose store
+        keeps a user index; ``None`` otherwise."""
+        bound = state.binding()
+        if bound is None or self.user_index is None:
+            return None
+        return self.user_index, user_tag(bound[0]), bound[1]
+
+    # -- on_destroy ------------------------------------------------------------------
+
+    def fire_destroy(self, session_id: str) -> None:
+        """Run every ``on_destroy`` callback for *session_id*."""
+        for callback in self.callbacks:
+            self._run_callback(callback, session_id)
+
+    def _run_callback(self, callback: DestroyCallback, session_id: str) -> None:
+        name = getattr(callback, "__qualname__", repr(callback))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            try:
+                _call_sync(callback, session_id)
+            except Exception:
+                log.exception("tornsess: on_destroy callback %s failed", name)
+            return
+        future: asyncio.Future[Any]
+        if inspect.iscoroutinefunction(callback):
+            future = asyncio.ensure_future(callback(session_id))
+        else:
+            future = asyncio.ensure_future(
+                loop.run_in_executor(None, _call_sync, callback, session_id)
+            )
+        self.running.add(future)
+        slow = loop.call_later(_SLOW_CALLBACK, _warn_slow, future, name)
+
+        def done(fut: asyncio.Future[Any]) -> None:
+            self.running.discard(fut)
+            slow.cancel()
+            if fut.cancelled():
+                return
+            exc = fut.exception()
+            if exc is not None:
+                log.error("tornsess: on_destroy callback %s failed", name, exc_info=exc)
+
+        future.add_done_callback(done)
+
+    # -- failures --------------------------------------------------------------------
+
+    async def guard(self, state: SessionState, operation: Awaitable[None]) -> None:
+        """Run a store operation of the request path; a failure marks the
+        request (503 for a store failure, 409 for a session destroyed
+        meanwhile) and propagates."""
+        try:
+            await operation
+        except (StoreUnavailable, SessionInterrupted) as exc:
+            self.failed(state, exc)
+            raise
+
+    def failed(self, state: SessionState, exc: Exception) -> None:
+        """A store operation of the request path failed; the caller raises
+        *exc*. A store failure marks the request failed (503, Retry-After,
+        logged); a session destroyed meanwhile drops this request's cookie
+        for it (409)."""
+        handler = state.handler
+        if handler is None:
+            if isinstance(exc, StoreUnavailable):
+                self.failures.failed(exc, "no request")
+            return
+        if isinstance(exc, StoreUnavailable):
+            self.note_failure(handler, exc)
+        elif isinstance(exc, SessionInterrupted):
+            conflict(handler, self.config.cookie, exc)
+
+    def store_failed(self, handler: RequestHandler | None, exc: StoreUnavailable) -> NoReturn:
+        """A store call failed: log it (throttled), mark the request, re-raise."""
+        self.note_failure(handler, exc)
+        raise exc
+
+    def note_failure(self, handler: RequestHandler | None, exc: StoreUnavailable) -> None:
+        """Log a store failure (throttled) and mark the request failed."""
+        if handler is None:
+            self.failures.failed(exc, "no request")
+            return
+        self.failures.failed(exc, f"{handler.request.method} {handler.request.path}")
+        request = state_of(handler)
+        if request is not None:
+            request.failed = True
+
+    def answered(self) -> None:
+        """The store answered a call: after failures, log that it is back."""
+        if self.failures.failing:
+            self.failures.recovered()
+
+    async def store_call(self, call: Awaitable[T]) -> T:
+        """A store call outside a request: a failure is logged (throttled)
+        and raised, a success after failures is logged once."""
+        try:
+            result = await call
+        except StoreUnavailable as exc:
+            self.store_failed(None, exc)
+        self.answered()
+        return result
+
+
+class FailureLog:
+    """Logs the failures of one store without flooding the log.
+
+    The first failure is logged at once (ERROR). While the store keeps
+    failing, at most one line per :attr:`interval` seconds follows, counting
+    the failures it did not log. The first success after a failure logs one
+    line (WARNING) with the length of the outage. No traceback is logged:
+    the message of the store's error says what failed.
+    """
+
+    __slots__ = ("store", "interval", "failing", "_clock", "_since", "_last", "_count", "_quiet")
+
+    def __init__(
+        self,
+        store: object,
+        interval: float = LOG_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = repr(store)
+        self.interval = interval
+        self.failing = False
+        self._clock = clock
+        self._since = self._last = 0.0
+        self._count = self._quiet = 0
+
+    def failed(self, exc: BaseException, where: str) -> None:
+        """Record one failure of the store, seen at *where* (for the log)."""
+        if getattr(exc, "_tornsess_logged", False):
+            return
+        try:
+            exc._tornsess_logged = True  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - exotic exception types
+            pass
+        now = self._clock()
+        if not self.failing:
+            self.failing = True
+            self._since = self._last = now
+            self._count, self._quiet = 1, 0
+            log.error("tornsess: session store %s unavailable (%s): %s", self.store, where, exc)
+            return
+        self._count += 1
+        if now - self._last < self.interval:
+            self._quiet += 1
+            return
+        log.error(
+            "tornsess: session store %s still unavailable (%s): %s; "
+            "%d more failure(s) since the last line not logged",
+            self.store,
+            where,
+            exc,
+            self._quiet,
+        )
+        self._last, self._quiet = now, 0
+
+    def recovered(self) -> None:
+        """Record that the store answered; logs once after a failure."""
+        if not self.failing:
+            return
+        self.failing = False
+        log.warning(
+            "tornsess: session store %s answers again after %.1f s and %d failed call(s)",
+            self.store,
+            self._clock() - self._since,
+            self._count,
+        )
+
+
+# -- the hooks on finish() and flush() -------------------------------------------------
+
+
+def install(handler: RequestHandler) -> RequestState:
+    """Hook the handler's ``finish()`` and ``flush()`` for this request: they
+    commit the request's sessions before the response goes out. The hooks
+    are instance attributes that refer to the handler (a reference cycle),
+    removed as the response ends (:func:`_really_finish`), which also lets
+    the sessions go of the handler, so that reference counting frees the
+    handler, its request and its sessions, as in bare Tornado."""
+    request = RequestState()
+    handler.finish = functools.partial(hooked_finish, handler, request)  # type: ignore[method-assign]
+    handler.flush = functools.partial(hooked_flush, handler, request)  # type: ignore[method-assign]
+    handler._tornsess = request  # type: ignore[attr-defined]
+    return request
+
+
+def hooked_finish(
+    handler: RequestHandler, request: RequestState, chunk: Any = None
+) -> asyncio.Future[None]:
+    """The handler's ``finish()`` while its sessions are open: store them,
+    then finish (at once when nothing is to be stored)."""
+    if request.done:  # a hook kept from before the response ended
+        return _own_finish(handler, chunk)
+    if request.finishing:
+        raise RuntimeError("finish() called twice")
+    if sys.exc_info()[1] is not None:  # Tornado's error page for an exception
+        _error_raised(handler, request)
+    if request.failed:
+        # A store call failed in this request: nothing is stored, no cookie.
+        if handler.get_status() == 503 and not handler._headers_written:
+            _unavailable_headers(handler)
+        return _really_finish(handler, request, chunk)
+    if not handler._headers_written:
+        _add_vary(handler)
+    if request.chain is None and not _pending(request):  # nothing to store
+        return _really_finish(handler, request, chunk)
+    if chunk is not None:
+        handler.write(chunk)
+    request.finishing = True
+    # Look finished to Tornado (no writes, no auto-finish) while we store.
+    handler._finished = True
+    return _defer(handler, request, _finish_after_commit)
+
+
+def hooked_flush(
+    handler: RequestHandler, request: RequestState, include_footers: bool = False
+) -> asyncio.Future[None]:
+    """The handler's ``flush()`` while its sessions are open: the first
+    flush sends the headers, so the sessions are stored before it."""
+    if request.done:  # a hook kept from before the response ended
+        return _own_flush(handler, include_footers)
+
+    def flush(handler: RequestHandler, request: RequestState) -> asyncio.Future[None]:
+        if not handler._headers_written:
+            _add_vary(handler)
+            _seal(request)
+        return _own_flush(handler, include_footers)
+
+    if request.chain is None and (handler._headers_written or not _pending(request)):
+        return flush(handler, request)
+    return _defer(handler, request, flush)
+
+
+def _own_finish(handler: RequestHandler, chunk: Any = None) -> asyncio.Future[None]:
+    """The handler's own ``finish()`` (its class's), past the hook."""
+    finish: Callable[..., asyncio.Future[None]] = type(handler).finish
+    return finish(handler, chunk)
+
+
+def _own_flush(handler: RequestHandler, include_footers: bool = False) -> asyncio.Future[None]:
+    """The handler's own ``flush()`` (its class's), past the hook."""
+    flush: Callable[..., asyncio.Future[None]] = type(handler).flush
+    return flush(handler, include_footers)
+
+
+def _pending(request: RequestState) -> bool:
+    for path, (_, state) in request.sessions.items():
+        if path.pending(state):
+            return True
+    return False
+
+
+def _seal(request: RequestState) -> None:
+    """The headers go out: the sessions take no more changes."""
+    for _, state in request.sessions.values():
+        state.sealed = True
+
+
+def _add_vary(handler: RequestHandler) -> None:
+    headers = handler._headers
+    vary = headers.get_list("Vary")
+    if not vary:
+        headers["Vary"] = "Cookie"
+    elif "cookie" not in ",".join(vary).lower():
+        headers["Vary"] = f"{', '.join(vary)}, Cookie"
+
+
+def _defer(
+    handler: RequestHandler,
+    request: RequestState,
+    action: Callable[[RequestHandler, RequestState], Any],
+) -> asyncio.Future[None]:
+    """Run *action* (the real finish or flush) once the sessions are stored,
+    after any earlier deferred action, in a Task (the store's calls may be
+    cancelled by their timeouts)."""
+    future = asyncio.ensure_future(_commit_then(handler, request, action, request.chain))
+    request.chain = future
+    return future
+
+
+async def _commit_then(
+    handler: RequestHandler,
+    request: RequestState,
+    action: Callable[[RequestHandler, RequestState], Any],
+    previous: asyncio.Future[None] | None,
+) -> None:
+    if previous is not None:
+        await asyncio.wait([previous])
+    if request.done:
+        return
+    try:
+        await _commit_all(request)
+    except StoreUnavailable:
+        _replace_response(handler, request, 503)  # logged by the RequestPath
+        return
+    except SessionInterrupted:
+        _replace_response(handler, request, 409)  # logged by conflict()
+        return
+    except Exception:
+        log.exception(
+            "tornsess: storing the session of %s %s failed",
+            handler.request.method,
+            handler.request.path,
+        )
+        _replace_response(handler, request, 500)
+        return
+    try:
+        result = action(handler, request)
+        if result is not None:
+            await result
+    except StreamClosedError:
+        pass  # the client went away; nothing left to send
+    except Exception:
+        # Nobody awaits this task: log here rather than lose the error.
+        log.exception(
+            "tornsess: finishing %s %s failed",
+            handler.request.method,
+            handler.request.path,
+        )
+
+
+async def _commit_all(request: RequestState) -> None:
+    """Store every session of the request before its headers go out; after
+    that, changes are refused (the cookie could no longer follow).
+
+    :raises tornsess.SessionInterrupted: a session was destroyed by a
+        concurrent request (the others are still stored).
+    :raises tornsess.StoreUnavailable: the store failed.
+    """
+    _seal(request)
+    lost: SessionInterrupted | None = None
+    for path, (_, state) in list(request.sessions.items()):
+        try:
+            await path.guard(state, path.commit(state))
+        except SessionInterrupted as exc:
+            lost = exc
+    if lost is not None:
+        raise lost
+
+
+def _finish_after_commit(handler: RequestHandler, request: RequestState) -> asyncio.Future[None]:
+    handler._finished = False
+    return _really_finish(handler, request)
+
+
+def _really_finish(
+    handler: RequestHandler, request: RequestState, chunk: Any = None
+) -> asyncio.Future[None]:
+    """The handler's own ``finish()``, past the hooks, which it removes."""
+    _unhook(handler, request)
+    try:
+        return _own_finish(handler, chunk)
+    finally:
+        for _, state in request.sessions.values():
+            state.release()
+
+
+def _unhook(handler: RequestHandler, request: RequestState) -> None:
+    """Remove the hooks: from now on ``finish()`` and ``flush()`` are the
+    handler's own."""
+    if request.done:
+        return
+    request.done = True
+    for name in ("finish", "flush"):
+        try:
+            delattr(handler, name)
+        except AttributeError:  # pragma: no cover - removed by the application
+            pass
+
+
+# -- failed responses ------------------------------------------------------------------
+
+
+def conflict(handler: RequestHandler, cookie: str, exc: SessionInterrupted) -> None:
+    """The session was destroyed by a concurrent request (or earlier in this
+    one) before this request's changes were stored: log it once, and drop any
+    cookie this request set for it, so the winner's cookie stands."""
+    if not getattr(exc, "_tornsess_logged", False):
+        exc._tornsess_logged = True  # type: ignore[attr-defined]
+        log.info(
+            "tornsess: %s %s: %s; this request's session changes were dropped (409)",
+            handler.request.method,
+            handler.request.path,
+            exc,
+        )
+    cookies = getattr(handler, "_new_cookie", None)
+    if cookies is not None and cookie in cookies and cookies[cookie].value:
+        del cookies[cookie]
+
+
+def _unavailable_headers(handler: RequestHandler) -> None:
+    handler.set_header("Retry-After", RETRY_AFTER)
+    handler.set_header("Cache-Control", "no-store")
+
+
+def _error_raised(handler: RequestHandler, request: RequestState) -> None:
+    """Called as the response finishes: if it is Tornado's error page for a
+    tornsess error raised out of the handler (``sys.exc_info`` is set while
+    ``send_error`` runs), mark the request accordingly."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, StoreUnavailable):
+        request.failed = True
+    elif isinstance(exc, SessionInterrupted):
+        for path, (_, state) in request.sessions.items():
+            if not state.live:
+                conflict(handler, path.config.cookie, exc)
+        handler.set_header("Cache-Control", "no-store")
+
+
+def _replace_response(handler: RequestHandler, request: RequestState, status: int) -> None:
+    """Finish the request with an error page instead of what the handler
+    wrote (only the end of it, if the headers are already out)."""
+    handler._finished = False
+    if handler._headers_written:
+        _really_finish(handler, request)
+        return
+    _unhook(handler, request)
+    handler.clear()
+    handler.set_status(status)
+    if status == 503:
+        _unavailable_headers(handler)
+    elif status == 409:
+        handler.set_header("Cache-Control", "no-store")
+    try:
+        handler.write_error(status)
+    except Exception:
+        log.exception("tornsess: write_error failed")
+    if not handler._finished:
+        _really_finish(handler, request)
+    else:
+        for _, state in request.sessions.values():
+            state.release()
+
+
+def _call_sync(callback: DestroyCallback, session_id: str) -> None:
+    result = callback(session_id)
+    if inspect.isawaitable(result):
+        asyncio.run(_awaited(result))
+
+
+async def _awaited(result: Awaitable[Any]) -> None:
+    await result
+
+
+def _warn_slow(future: asyncio.Future[Any], name: str) -> None:
+    if not future.done():
+        log.warning(
+            "tornsess: on_destroy callback %s still running after %.0f s",
+            name,
+            _SLOW_CALLBACK,
+        )
