@@ -420,6 +420,9 @@ def main() -> None:
     )
     parser.add_argument("--no-instructions", action="store_true", help="skip callgrind")
     parser.add_argument("--quick", action="store_true", help="skip the memory and sweep figures")
+    parser.add_argument(
+        "--only", default="", help="measure only the apps whose name contains this text"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--store", default="memory", help=argparse.SUPPRESS)
     parser.add_argument("--encoder", default="signed", help=argparse.SUPPRESS)
@@ -443,6 +446,8 @@ def main() -> None:
         walls: list[tuple[str, dict[str, float]]] = []
         raw: list[tuple[str, dict[str, float]]] = []
         for app in apps(redis_url, os.path.join(tmp, "bench.db")):
+            if args.only not in app.name:
+                continue
             if callgrind:
                 counts = measure_instructions(app, args.instruction_requests)
                 raw.append((app.name, counts))

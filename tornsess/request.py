@@ -115,6 +115,13 @@ class RequestPath:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.encoding: Encoding = config.effective_encoding
+        # Whether the encoding tells stale keys apart, decided once (an
+        # isinstance check against a Protocol inspects its members).
+        self.decode: Callable[[str, str], tuple[str, bool]] = (
+            self.encoding.decode_stale
+            if isinstance(self.encoding, RotatingEncoding)
+            else functools.partial(_decode_fresh, self.encoding)
+        )
         self.idle = config.idle_timeout_seconds
         self.lifetime = config.expires_seconds
         self.callbacks: list[DestroyCallback] = []
@@ -209,12 +216,8 @@ class RequestPath:
         empty, oversized, undecodable, or not a valid id."""
         if not value or len(value) > MAX_COOKIE_VALUE:
             return None
-        encoding = self.encoding
         try:
-            if isinstance(encoding, RotatingEncoding):
-                sid, stale = encoding.decode_stale(name, value)
-            else:
-                sid, stale = encoding.decode(name, value), False
+            sid, stale = self.decode(name, value)
         except DecodeError:
             return None
         if not is_valid_id(sid):
@@ -899,6 +902,11 @@ def _replace_response(handler: RequestHandler, request: RequestState, status: in
     else:
         for _, state in request.sessions.values():
             state.release()
+
+
+def _decode_fresh(encoding: Encoding, name: str, value: str) -> tuple[str, bool]:
+    """An encoding without key rotation: its values are never stale."""
+    return encoding.decode(name, value), False
 
 
 def _call_sync(callback: DestroyCallback, session_id: str) -> None:
