@@ -512,3 +512,39 @@ async def test_a_finished_request_is_freed_by_reference_counting(
         assert [ref() for ref in handlers] == [None, None, None]
     finally:
         gc.enable()
+
+
+@pytest.mark.gen_test
+@pytest.mark.filterwarnings("ignore:coroutine 'SessionMixin.prepare' was never awaited")
+async def test_a_prepare_that_does_not_await_super_fails_alike_on_every_store(
+    sessions_factory: Callable[..., Sessions],
+    serve: Callable[..., Browser],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``prepare`` is a coroutine on every store: an override that calls it
+    without awaiting it, or not at all, gets the same 500 everywhere, and the
+    log says to await it."""
+
+    class NotAwaited(Base):
+        def prepare(self) -> None:  # type: ignore[override]
+            super().prepare()  # a coroutine, never awaited
+
+        def get(self) -> None:
+            self.finish(str(self.session.get("n")))
+
+    class NotCalled(Base):
+        def prepare(self) -> None:  # type: ignore[override]
+            pass
+
+        def get(self) -> None:
+            self.finish(str(self.session.get("n")))
+
+    manager = sessions_factory()
+    browser = serve(Application([(r"/x", NotAwaited), (r"/y", NotCalled)], sessions=manager))
+    for path in ("/x", "/y"):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="tornado.application"):
+            response = await browser.get(path)
+        assert response.code == 500
+        assert "await super().prepare()" in caplog.text
+        assert NAME not in response.set_cookies
