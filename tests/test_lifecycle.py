@@ -527,7 +527,7 @@ async def test_a_prepare_that_does_not_await_super_fails_alike_on_every_store(
 
     class NotAwaited(Base):
         def prepare(self) -> None:  # type: ignore[override]
-            super().prepare()  # a coroutine, never awaited
+            super().prepare()  # type: ignore[unused-coroutine]  # never awaited
 
         def get(self) -> None:
             self.finish(str(self.session.get("n")))
@@ -548,3 +548,18 @@ async def test_a_prepare_that_does_not_await_super_fails_alike_on_every_store(
         assert response.code == 500
         assert "await super().prepare()" in caplog.text
         assert NAME not in response.set_cookies
+
+
+def test_a_handler_that_lists_the_mixin_after_request_handler_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"put SessionMixin before RequestHandler"):
+
+        class Wrong(RequestHandler, SessionMixin):  # type: ignore[misc]
+            pass
+
+    class Right(SessionMixin, RequestHandler):
+        pass
+
+    class Deeper(Right):  # the mixin stays first through inheritance
+        pass
+
+    assert Deeper.__mro__.index(SessionMixin) < Deeper.__mro__.index(RequestHandler)

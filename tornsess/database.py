@@ -33,7 +33,7 @@ __all__ = [
     "apply_ops",
 ]
 
-log = logging.getLogger("tornsess")
+log: logging.Logger = logging.getLogger("tornsess")
 
 OpKind = Literal[
     "set",
@@ -93,13 +93,20 @@ class Record:
         deadline: float | None,
         expires_at: float | None,
     ) -> None:
-        self.values = values
-        self.immutable = immutable
-        self.flashes = flashes
-        self.created = created
-        self.accessed = accessed
-        self.deadline = deadline
-        self.expires_at = expires_at
+        self.values: Mapping[str, str] = values
+        """Key -> :mod:`tornsess.codec` text of the value."""
+        self.immutable: frozenset[str] = immutable
+        """The keys written with ``set_immutable``."""
+        self.flashes: Mapping[str, str] = flashes
+        """Key -> :mod:`tornsess.codec` text of the flash."""
+        self.created: float = created
+        """When the session was created (UNIX time)."""
+        self.accessed: float = accessed
+        """When the session was last stored as active (UNIX time)."""
+        self.deadline: float | None = deadline
+        """The absolute end of life (UNIX time), or ``None``."""
+        self.expires_at: float | None = expires_at
+        """When the store may forget the session (UNIX time), or ``None``."""
 
     def __repr__(self) -> str:
         return (

@@ -83,6 +83,23 @@ class SessionMixin(_Base):
     # AttributeError.
     _tornsess_session: Session | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a handler class that lists ``RequestHandler`` (or a
+        subclass of it) before SessionMixin: Tornado's methods would then
+        hide the mixin's, and no session would ever start.
+
+        :raises TypeError: SessionMixin comes after RequestHandler in the MRO.
+        """
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+        if RequestHandler in mro and mro.index(RequestHandler) < mro.index(SessionMixin):
+            bases = ", ".join(base.__name__ for base in cls.__bases__)
+            raise TypeError(
+                f"class {cls.__name__}({bases}): put SessionMixin before "
+                f"RequestHandler in the bases, as in class {cls.__name__}(SessionMixin, "
+                "RequestHandler), or its prepare() never runs"
+            )
+
     async def prepare(self) -> None:
         """Start the session (read the cookie, load it from the store), then
         run the ``prepare`` of the classes after SessionMixin, if any.
