@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from typing import Any
 
@@ -288,9 +289,16 @@ async def main() -> None:
         raise SystemExit(f"demo.py: {exc}") from None
     app = make_app(sessions)
     tornsess.sessions_for(app)  # a bad sessions setting fails here, not on a request
-    app.listen(options.port, options.address)
+    server = app.listen(options.port, options.address)
     print(walkthrough(f"http://{options.address}:{options.port}"), flush=True)
-    await asyncio.Event().wait()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.stop()
+    await sessions.database.close()
+    print("demo.py: stopped", flush=True)
 
 
 if __name__ == "__main__":

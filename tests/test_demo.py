@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -112,9 +113,16 @@ async def test_walkthrough_against_the_demo_process(encoder: str, how: str) -> N
         if encoder != "plain":
             await browser.get("/login")
             assert len(browser.jar[demo.COOKIE]) > 43  # encoded, not the bare id
+        # Ctrl-C (or a service manager's SIGTERM) stops it with one line.
+        proc.send_signal(signal.SIGINT if how != "env" else signal.SIGTERM)
+        rest = await asyncio.wait_for(proc.stdout.read(), 30)
+        assert await proc.wait() == 0
+        assert rest.strip().splitlines()[-1] == b"demo.py: stopped"
+        assert b"Traceback" not in rest
     finally:
-        proc.terminate()
-        await proc.wait()
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
