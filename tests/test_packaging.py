@@ -4,6 +4,7 @@ installed into a fresh virtualenv outside the checkout."""
 from __future__ import annotations
 
 import re
+import os
 import subprocess
 import sys
 import tarfile
@@ -24,15 +25,28 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
     build`` makes the sdist, then the wheel from the unpacked sdist (so the
     sdist is complete enough to build)."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
+    # As in a new user's shell, where byte-compiling is on (setuptools warns
+    # when PYTHONDONTWRITEBYTECODE turns it off).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    built = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
         check=True,
         capture_output=True,
+        text=True,
         timeout=600,
+        env=env,
     )
+    (out / "build.log").write_text(built.stdout + built.stderr)
     (wheel,) = out.glob("tornsess-*.whl")
     (sdist,) = out.glob("tornsess-*.tar.gz")
-    yield {"wheel": wheel, "sdist": sdist}
+    yield {"wheel": wheel, "sdist": sdist, "log": out / "build.log"}
+
+
+def test_the_build_prints_no_warning(dists: dict[str, Path]) -> None:
+    log = dists["log"].read_text()
+    assert "Successfully built" in log
+    warnings = [line for line in log.splitlines() if "warn" in line.lower()]
+    assert warnings == []
 
 
 def test_wheel_top_level_names(dists: dict[str, Path]) -> None:
