@@ -3,8 +3,8 @@ installed into a fresh virtualenv outside the checkout."""
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import subprocess
 import sys
 import tarfile
