@@ -1,6 +1,7 @@
 """Make the project's virtualenv ready for one purpose, safely in parallel.
 
-``python3 tools/venv.py VENV demo`` installs the package (editable);
+``python3 tools/venv.py VENV demo`` installs the package (editable) with
+the extras of every store the demo offers;
 ``python3 tools/venv.py VENV test`` installs it with the test extras.
 A virtualenv made by another Python version than the one running this
 script is made anew, so ``make test PYTHON=python3.13`` tests 3.13.
@@ -21,10 +22,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INPUTS = (ROOT / "pyproject.toml", ROOT / "setup.py")
+INPUTS = (ROOT / "pyproject.toml", ROOT / "setup.py", Path(__file__).resolve())
 # What each purpose installs, and which stamps already cover it.
 PURPOSES = {
-    "demo": (".", ("demo", "test")),
+    "demo": (".[redis]", ("demo", "test")),
     "test": (".[test]", ("test",)),
 }
 
