@@ -192,7 +192,9 @@ class Login(Base):
     async def get(self) -> None:
         remember = self.get_argument("remember", None)
         await self.session.login(
-            self.arg("user", "alice"), remember=None if remember is None else float(remember)
+            self.arg("user", "alice"),
+            remember=None if remember is None else float(remember),
+            keep_values=self.get_argument("keep", None) == "1",
         )
         self.reply(
             {"id": self.session.id, "handle": self.session.handle, "user": self.current_user}

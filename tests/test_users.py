@@ -151,6 +151,32 @@ async def test_logging_in_as_another_user_replaces_the_binding(
 
 
 @pytest.mark.gen_test
+async def test_logging_in_as_another_user_starts_from_an_empty_session(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    """A flag set for one user (a passed second factor) never carries over to
+    the next user who logs in in the same browser; an anonymous cart, and a
+    login again as the same user, keep the values (Django's rule)."""
+    manager = sessions_factory()
+    browser = serve(make_app(manager))
+    await browser.get("/set?key=cart&value=socks")  # anonymous
+    await browser.get("/login?user=mallory")
+    assert (await browser.get("/get")).json()["values"] == {"cart": "socks"}
+    await browser.get("/set?key=mfa_passed&value=yes")
+    await browser.post("/flash/set", {"note": "hi"})
+    await browser.get("/login?user=mallory")  # the same user again
+    assert (await browser.get("/get")).json()["values"] == {"cart": "socks", "mfa_passed": "yes"}
+    victim = (await browser.get("/login?user=victim")).json()
+    assert victim["user"] == "victim"
+    assert (await browser.get("/get")).json()["values"] == {}
+    assert (await browser.get("/flash/peek?key=note")).json() is None
+    assert [d["handle"] for d in devices(await browser.get("/devices"))] == [victim["handle"]]
+    await browser.get("/set?key=theme&value=dark")
+    await browser.get("/login?user=third&keep=1")  # the application's explicit choice
+    assert (await browser.get("/get")).json()["values"] == {"theme": "dark"}
+
+
+@pytest.mark.gen_test
 async def test_destroy_destroy_by_id_and_destroy_all_keep_lists_right(
     sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
 ) -> None:

@@ -210,6 +210,20 @@ class SessionState:
         self.meta_dirty = True
         self.cookie_dirty = True
 
+    def clear_all(self) -> None:
+        """Clear the values, immutable entries and flashes (the login
+        binding too, until the next :meth:`bind`), as operations stored with
+        the next commit."""
+        self.values = {}
+        self.values_owned = True
+        self.immutable = _NO_KEYS
+        self.flashes = {}
+        self.flashes_owned = True
+        self.read_flashes = None
+        self.meta = _EMPTY
+        self.ops.append(Op("clear"))
+        self.ops.append(Op("flash_clear"))
+
     def bind(self, meta: Mapping[str, Any]) -> None:
         """Replace the login binding with *meta* (reserved key -> value), as
         operations stored with the next commit."""

@@ -400,9 +400,12 @@ class RequestPath:
         """``Session.destroy``: remove it from the store."""
         await self.guard(state, self._destroy(state))
 
-    async def login(self, state: SessionState, user_id: str, remember: Any) -> None:
-        """``Session.login``: bind, regenerate, store, index."""
-        await self.guard(state, self._login(state, user_id, remember))
+    async def login(
+        self, state: SessionState, user_id: str, remember: Any, keep_values: bool
+    ) -> None:
+        """``Session.login``: regenerate, clear another user's data, bind,
+        store, index."""
+        await self.guard(state, self._login(state, user_id, remember, keep_values))
 
     async def _regenerate(self, state: SessionState, *, reindex: bool = True) -> None:
         handler = self._handler(state)
@@ -426,9 +429,13 @@ class RequestPath:
                 )
         state.renamed(new)
 
-    async def _login(self, state: SessionState, user_id: str, remember: Any) -> None:
+    async def _login(
+        self, state: SessionState, user_id: str, remember: Any, keep_values: bool
+    ) -> None:
         before = state.binding()
         await self._regenerate(state, reindex=False)
+        if before is not None and before[0] != user_id and not keep_values:
+            state.clear_all()  # nothing of the previous user's carries over
         now = time.time()
         handle = new_handle(user_id)
         meta: dict[str, Any] = {USER: user_id, HANDLE: handle, LOGIN: now}

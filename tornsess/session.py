@@ -64,7 +64,9 @@ class Engine(Protocol):
 
     def destroy(self, state: SessionState) -> Awaitable[None]: ...
 
-    def login(self, state: SessionState, user_id: str, remember: Any) -> Awaitable[None]: ...
+    def login(
+        self, state: SessionState, user_id: str, remember: Any, keep_values: bool
+    ) -> Awaitable[None]: ...
 
 
 def _to_int(key: str, value: Any) -> int:
@@ -192,12 +194,19 @@ class Session:
             return None
         return _dt.datetime.fromtimestamp(float(value), _dt.timezone.utc)
 
-    async def login(self, user_id: str, *, remember: Any = None) -> None:
+    async def login(self, user_id: str, *, remember: Any = None, keep_values: bool = False) -> None:
         """Log this session in as *user_id*: bind it to the user, give it a
         new id in the same step (against session fixation), record the
         login time, and store it now, with its cookie in this response.
 
-        Logging in as another user replaces the binding. *remember* sets the
+        Logging in as a **different** user than the one the session is bound
+        to starts from an empty session: its values, immutable entries and
+        flashes are cleared, so that nothing set for the previous user (a
+        passed second factor, a role, a step-up time) carries over to the
+        next. Logging in from an anonymous session, or again as the same
+        user, keeps them (a cart survives login). ``keep_values=True`` keeps
+        them in every case, for an application that really wants to carry
+        data from one user to another. *remember* sets the
         session's lifetime from now, as :meth:`Sessions.update_expiration
         <tornsess.Sessions.update_expiration>` does (a number of seconds or
         a :class:`datetime.timedelta`; negative: a browser-session cookie).
@@ -215,7 +224,7 @@ class Session:
         if type(user_id) is not str or not user_id:
             raise ValueError("user_id must be a non-empty str")
         self._check_writable()
-        await self._engine.login(self._state, user_id, remember)
+        await self._engine.login(self._state, user_id, remember, keep_values)
 
     # -- recording changes --------------------------------------------------
 
