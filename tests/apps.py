@@ -171,6 +171,7 @@ class Info(Base):
             {
                 "id": s.id,
                 "is_new": s.is_new,
+                "user": s.user_id,
                 "values": s.get_all(),
                 "expires_at": None if expires is None else expires.timestamp(),
             }

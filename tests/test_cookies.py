@@ -280,3 +280,31 @@ async def test_cookie_name_is_matched_exactly(serve: Callable[..., Browser]) -> 
         assert response.json()["is_new"] is True
     quoted = await browser.get("/get", cookie=f'{NAME}="{sid}"')
     assert quoted.json()["id"] == sid
+
+
+@pytest.mark.gen_test
+async def test_cookie_tossing_cannot_pad_the_real_cookie_past_the_check(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    """A sibling subdomain sets junk values and its own live session, placed
+    first by longer Paths: the victim never runs as the attacker's account."""
+    manager = sessions_factory()
+    browser = serve(make_app(manager))
+    victim, attacker = browser.fork(), browser.fork()
+    await victim.get("/login?user=victim")
+    await attacker.get("/login?user=attacker")
+    own, theirs = victim.jar[NAME], attacker.jar[NAME]
+    junk = [f"{NAME}=junk{i}" for i in range(3)]
+    padded = "; ".join([*junk, f"{NAME}={theirs}", f"{NAME}={own}"])
+    tossed = await browser.get("/info", cookie=padded)
+    assert tossed.code == 200
+    assert tossed.json()["user"] is None  # a fresh session, not the attacker's
+    # Four values are all checked: the junk does not verify, two live
+    # sessions are ambiguous, one alone is used.
+    four = "; ".join([*junk[:2], f"{NAME}={theirs}", f"{NAME}={own}"])
+    assert (await browser.get("/info", cookie=four)).json()["user"] is None
+    alone = "; ".join([*junk, f"{NAME}={own}"])
+    assert (await browser.get("/info", cookie=alone)).json()["user"] == "victim"
+    # More than four, even if only one is live: fail closed.
+    five = "; ".join([*junk, f"{NAME}=junk9", f"{NAME}={own}"])
+    assert (await browser.get("/info", cookie=five)).json()["user"] is None

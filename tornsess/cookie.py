@@ -34,7 +34,10 @@ MAX_COOKIE_VALUE = 4096
 """Cookie values longer than this are not decoded at all (browsers refuse
 cookies over 4096 bytes anyway)."""
 
-_MAX_CANDIDATES = 4
+MAX_CANDIDATES = 4
+"""At most this many distinct values under the session cookie's name are
+checked; a request that sends more gets a fresh session (cookie tossing
+cannot push the real cookie past the check)."""
 
 
 @dataclasses.dataclass
@@ -243,6 +246,4 @@ def request_cookie_values(request: HTTPServerRequest, name: str) -> list[str]:
                     value = value[1:-1]
                 if value not in values:
                     values.append(value)
-                    if len(values) >= _MAX_CANDIDATES:
-                        return values
     return values

@@ -38,6 +38,7 @@ from tornado.web import RequestHandler
 from ._state import SessionState
 from .config import Config, _seconds
 from .cookie import (
+    MAX_CANDIDATES,
     MAX_COOKIE_VALUE,
     CookieAttributes,
     CookieOption,
@@ -177,7 +178,20 @@ class RequestPath:
         name = self.config.cookie
         now = time.time()
         found: list[tuple[str, Record, bool]] = []
-        for value in request_cookie_values(handler.request, name):
+        values = request_cookie_values(handler.request, name)
+        if len(values) > MAX_CANDIDATES:
+            # More than are checked: whichever one would be picked, another
+            # might be the real cookie that a sibling domain's junk pushed
+            # out. Fail closed.
+            log.info(
+                "tornsess: request carried %d values in cookie %r (at most %d are "
+                "checked); starting a fresh session",
+                len(values),
+                name,
+                MAX_CANDIDATES,
+            )
+            values = []
+        for value in values:
             decoded = self._cookie_id(name, value)
             if decoded is None:
                 continue
