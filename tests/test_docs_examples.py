@@ -46,11 +46,22 @@ async def test_login(serve: Callable[..., Browser]) -> None:
 async def test_devices(serve: Callable[..., Browser]) -> None:
     laptop = serve(devices.make_app())
     phone, tablet = Browser(laptop.base_url), Browser(laptop.base_url)
-    assert (await laptop.get("/account")).code == 302  # @authenticated
+    # A person follows every redirect: @authenticated sends them to the
+    # login form, which answers, and the login sends them back.
+    bounced = await laptop.get("/account")
+    assert bounced.code == 302  # @authenticated
+    form = await laptop.get(bounced.headers["Location"])
+    assert form.code == 200
+    assert '<form method="post">' in form.text
+    assert 'name="next" value="/account"' in form.text
     for client in (laptop, phone, tablet):
-        response = await client.post("/login", "user=alice&remember=on", headers=FORM)
-        assert response.text == "welcome alice"
+        response = await client.post("/login", "user=alice&remember=on&next=/devices", headers=FORM)
+        assert (response.code, response.headers["Location"]) == (302, "/devices")
     assert int(response.cookie("app_session")["max-age"]) == 30 * 24 * 3600
+    offsite = await Browser(laptop.base_url).post(
+        "/login", "user=eve&next=//evil.example/", headers=FORM
+    )
+    assert offsite.headers["Location"] == "/account"  # no open redirect
     assert (await laptop.get("/account")).text == "account of alice"
     listed = (await laptop.get("/devices")).json()["devices"]
     assert len(listed) == 3 and sum(d["this device"] for d in listed) == 1

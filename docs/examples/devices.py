@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import tornado.web
+from tornado.escape import xhtml_escape
 
 from tornsess import SessionMixin, Sessions
 
@@ -14,13 +15,28 @@ sessions = Sessions(cookie="app_session", idle_timeout=30 * 60, record_client=Tr
 
 
 class Login(SessionMixin, tornado.web.RequestHandler):
+    def get(self) -> None:
+        # Where @authenticated sends a visitor: /login?next=/account
+        self.finish(
+            '<form method="post">'
+            f'<input type="hidden" name="next" value="{xhtml_escape(self._next())}">'
+            '<input name="user"> <input name="password" type="password"> '
+            '<label><input type="checkbox" name="remember"> remember me</label> '
+            "<button>Log in</button></form>"
+        )
+
     async def post(self) -> None:
         user = self.get_body_argument("user")
         # ... check the password here ...
         remember = self.get_body_argument("remember", "") == "on"
         # Binds the session to the user and gives it a new id (fixation).
         await self.session.login(user, remember=30 * 24 * 3600 if remember else None)
-        self.finish(f"welcome {user}")
+        self.redirect(self._next())
+
+    def _next(self) -> str:
+        """Where to go after the login: a path on this site only."""
+        target = self.get_argument("next", "/account")
+        return target if target.startswith("/") and not target.startswith("//") else "/account"
 
 
 class Account(SessionMixin, tornado.web.RequestHandler):

@@ -1,5 +1,5 @@
-"""Login and logout: regenerate the id at login, destroy at logout,
-idle and absolute timeouts, and an on_destroy callback."""
+"""Login and logout: session.login() at login (a new id, against fixation),
+destroy at logout, idle and absolute timeouts, and an on_destroy callback."""
 
 from __future__ import annotations
 
@@ -29,15 +29,14 @@ class Login(SessionMixin, tornado.web.RequestHandler):
     async def post(self) -> None:
         user = self.get_body_argument("user")
         # ... check the password here ...
-        await self.session.regenerate()  # new id at every privilege change
-        self.session.set("user", user)
+        await self.session.login(user)  # binds the user and gives a new id
         self.finish(f"welcome {user}")
 
 
 class Me(SessionMixin, tornado.web.RequestHandler):
     def get(self) -> None:
-        user = self.session.get_string_default("user", "")
-        if not user:
+        user = self.session.user_id  # also self.current_user
+        if user is None:
             raise tornado.web.HTTPError(401)
         self.finish(user)
 

@@ -14,11 +14,12 @@ sessions = Sessions(expires=-1)  # browser-session cookie, no absolute limit
 
 class Login(SessionMixin, tornado.web.RequestHandler):
     async def post(self) -> None:
-        await self.session.regenerate()
-        self.session.set("user", self.get_body_argument("user"))
-        if self.get_body_argument("remember", "") == "on":
-            # Same id, new server-side lifetime, cookie rewritten with Max-Age.
-            await self.sessions.update_expiration(self, timedelta(days=30))
+        remember = self.get_body_argument("remember", "") == "on"
+        # A new id (fixation) and, on request, a 30-day server-side lifetime
+        # with the cookie's Max-Age to match.
+        await self.session.login(
+            self.get_body_argument("user"), remember=timedelta(days=30) if remember else None
+        )
         self.finish("ok")
 
 
