@@ -67,6 +67,7 @@ class SessionState:
         "sealed",
         "options",
         "read_cookie",
+        "socket",
     )
 
     def __init__(
@@ -98,6 +99,9 @@ class SessionState:
         """The response headers went out: no more changes."""
         self.read_cookie = record is not None
         """The request's cookie named this session."""
+        self.socket = False
+        """The request became a WebSocket: the session outlives the
+        handshake's response, and no cookie can follow it any more."""
         self.lifetime = lifetime
         self.meta: Mapping[str, str] = _EMPTY
         """The login binding (reserved keys), apart from the values."""
@@ -107,7 +111,10 @@ class SessionState:
         self.created: float
         self.accessed: float
         self.deadline: float | None
-        if record is None:
+        if record is not None:
+            self.is_new = False
+            self.load(record)
+        else:
             self.is_new = True
             self.status = Status.NEW
             self.values = _EMPTY
@@ -116,21 +123,27 @@ class SessionState:
             self.created = now
             self.accessed = now
             self.deadline = now + lifetime if lifetime > 0 else None
+
+    def load(self, record: Record) -> None:
+        """Take the session as *record* holds it (at the start of the
+        request, or again on ``Session.refresh``)."""
+        self.status = Status.STORED
+        self.meta = _EMPTY
+        values = record.values
+        if USER in values:  # a logged-in session: its binding apart
+            self.values = {k: v for k, v in values.items() if k[:1] != RESERVED}
+            self.values_owned = True
+            self.meta = {k: v for k, v in values.items() if k[:1] == RESERVED}
         else:
-            self.is_new = False
-            self.status = Status.STORED
-            values = record.values
-            if USER in values:  # a logged-in session: its binding apart
-                self.values = {k: v for k, v in values.items() if k[:1] != RESERVED}
-                self.values_owned = True
-                self.meta = {k: v for k, v in values.items() if k[:1] == RESERVED}
-            else:
-                self.values = values
-            self.flashes = record.flashes
-            self.immutable = record.immutable
-            self.created = record.created
-            self.accessed = record.accessed
-            self.deadline = record.deadline
+            self.values = values
+            self.values_owned = False
+        self.flashes = record.flashes
+        self.flashes_owned = False
+        self.read_flashes = None
+        self.immutable = record.immutable
+        self.created = record.created
+        self.accessed = record.accessed
+        self.deadline = record.deadline
 
     # -- what it is -------------------------------------------------------------
 

@@ -186,6 +186,10 @@ class Sessions:
         """
         return (await self._path.start(handler, options))[0]
 
+    def _close_socket(self, handler: RequestHandler) -> None:
+        """A WebSocket of this manager's closed (called by SessionMixin)."""
+        self._path.close_socket(handler)
+
     def get(self, handler: RequestHandler) -> Session | None:
         """The session this request started with this manager, or ``None``
         if none was started or it was destroyed (Iris ``sessions.Get``)."""
@@ -241,6 +245,7 @@ class Sessions:
         existed = await self._path.store_call(self._path.db.destroy(session_id))
         if existed:
             self._path.fire_destroy(session_id)
+        self._path.close_sockets(session_id, None)
         return existed
 
     async def destroy_all(self) -> None:
@@ -251,6 +256,7 @@ class Sessions:
         """
         for session_id in await self._path.store_call(self._path.db.destroy_all()):
             self._path.fire_destroy(session_id)
+        self._path.close_sockets(None, None, every=True)
 
     # -- expiration ---------------------------------------------------------
 
@@ -332,17 +338,18 @@ class Sessions:
         index = self._index()
         tag = user_tag(user_id)
         entries = await self._path.store_call(index.index_sessions(tag))
-        destroyed = 0
+        destroyed: list[str] = []
         for handle, record in entries:
             bound = binding(record.values)
             if handle == keep or bound is None or bound[0] != user_id:
                 continue
             existed, session_id = await self._path.store_call(index.index_destroy(tag, handle))
             if existed:
-                destroyed += 1
+                destroyed.append(handle)
                 if session_id is not None:
                     self._path.fire_destroy(session_id)
-        return destroyed
+        self._path.close_sockets(None, destroyed)
+        return len(destroyed)
 
     async def destroy_by_handle(self, handle: str) -> bool:
         """Destroy the session with this handle (revoke one device); return
@@ -359,4 +366,5 @@ class Sessions:
         existed, session_id = await self._path.store_call(index.index_destroy(tag, handle))
         if existed and session_id is not None:
             self._path.fire_destroy(session_id)
+        self._path.close_sockets(None, (handle,))
         return bool(existed)

@@ -77,6 +77,14 @@ class SessionMixin(_Base):
 
     A handler that overrides ``prepare`` must call ``await super().prepare()``
     first. Changes are stored before the response is sent.
+
+    On a ``tornado.websocket.WebSocketHandler`` (``class Chat(SessionMixin,
+    WebSocketHandler)``) the session is started from the handshake's cookie
+    and read in ``open()``, ``on_message()`` and ``on_close()``; changes are
+    stored by ``await self.session.save()`` only (there is no response to
+    wait for), and ``await self.session.refresh()`` reads what other requests
+    stored. A session destroyed through this process's manager closes its
+    WebSockets with code 1008.
     """
 
     # A class default, so that reading it before prepare() ran is no
@@ -108,6 +116,12 @@ class SessionMixin(_Base):
         result = super().prepare()  # RequestHandler's returns None
         if result is not None:
             await result
+
+    def on_connection_close(self) -> None:
+        """Tornado's hook for a closed connection; on a WebSocket, the
+        session lets go of it (unsaved changes are logged)."""
+        self.sessions._close_socket(self)
+        super().on_connection_close()
 
     def get_current_user(self) -> Any:
         """The user this request's session is logged in as

@@ -29,7 +29,7 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NoReturn, TypeVar
 
 from tornado.iostream import StreamClosedError
@@ -57,7 +57,15 @@ from .database import (
     UserIndex,
 )
 from .encoding import Encoding, RotatingEncoding
-from .errors import ConfigError, DecodeError, SessionInterrupted, SessionTooLarge, StoreUnavailable
+from .errors import (
+    ConfigError,
+    DecodeError,
+    SessionInterrupted,
+    SessionNotFound,
+    SessionSealed,
+    SessionTooLarge,
+    StoreUnavailable,
+)
 from .ids import is_valid_id, new_handle, new_id, user_tag
 from .session import Session
 
@@ -127,6 +135,8 @@ class RequestPath:
         self.lifetime = config.expires_seconds
         self.callbacks: list[DestroyCallback] = []
         self.running: set[asyncio.Future[Any]] = set()
+        self.sockets: dict[RequestHandler, SessionState] = {}
+        """This process's open WebSockets and their sessions."""
         self.attach(MemoryDatabase())
 
     def attach(self, db: Database) -> None:
@@ -324,7 +334,7 @@ class RequestPath:
             except BaseException:
                 state.restore_changes(ops)
                 raise
-        if state.committed(now):
+        if state.committed(now) and not state.socket:
             self.write_cookie(self._handler(state), state, now)
 
     @staticmethod
@@ -403,11 +413,50 @@ class RequestPath:
     # -- 3. the steps a session takes (the Engine of tornsess.session) -----------------
 
     async def save(self, state: SessionState) -> None:
-        """``Session.save``: commit now."""
-        await self.guard(state, self.commit(state))
+        """``Session.save``: commit now. On a WebSocket, a session destroyed
+        meanwhile raises :class:`~tornsess.SessionNotFound`, and one that
+        was never stored cannot be (no cookie could reach the browser)."""
+        if not state.socket:
+            await self.guard(state, self.commit(state))
+            return
+        if not state.live:
+            raise SessionNotFound("the session was destroyed")
+        if not state.stored:
+            raise SessionSealed(
+                "this WebSocket's handshake carried no stored session, and a session "
+                "created now could never reach the browser (no cookie follows a "
+                "WebSocket): store it in a page request before opening the socket"
+            )
+        try:
+            await self.commit(state)
+        except SessionInterrupted:
+            raise SessionNotFound("the session was destroyed or expired") from None
+
+    async def refresh(self, state: SessionState) -> None:
+        """``Session.refresh``: store the changes made so far, then read the
+        session again from the store.
+
+        :raises tornsess.SessionNotFound: the session no longer exists.
+        """
+        if state.stored:
+            await self.save(state)
+        if not state.live or not state.stored:
+            raise SessionNotFound("the session was destroyed, or never stored")
+        assert state.id is not None
+        try:
+            record = await self.db.load(state.id)
+        except StoreUnavailable as exc:
+            self.note_failure(None, exc)
+            raise
+        self.answered()
+        if record is None or expired(record, time.time(), self.idle):
+            state.mark_destroyed()
+            raise SessionNotFound("the session was destroyed or expired")
+        state.load(record)
 
     async def regenerate(self, state: SessionState) -> None:
         """``Session.regenerate``: a new id, the old one dead at once."""
+        _refuse_on_socket(state, "regenerate")
         await self.guard(state, self._regenerate(state))
 
     async def destroy(self, state: SessionState) -> None:
@@ -419,6 +468,7 @@ class RequestPath:
     ) -> None:
         """``Session.login``: regenerate, clear another user's data, bind,
         store, index."""
+        _refuse_on_socket(state, "login")
         await self.guard(state, self._login(state, user_id, remember, keep_values))
 
     async def _regenerate(self, state: SessionState, *, reindex: bool = True) -> None:
@@ -487,6 +537,7 @@ class RequestPath:
                 await index.index_remove(tag, handle)
             if existed:
                 self.fire_destroy(state.id)
+            self.close_sockets(state.id, None)
         state.mark_destroyed()
 
     def _index_entry(self, state: SessionState) -> tuple[UserIndex, str, str] | None:
@@ -496,6 +547,46 @@ class RequestPath:
         if bound is None or self.user_index is None:
             return None
         return self.user_index, user_tag(bound[0]), bound[1]
+
+    # -- WebSockets ------------------------------------------------------------------
+
+    def open_socket(self, handler: RequestHandler, state: SessionState) -> None:
+        """The handshake's response went out: the session lives on with the
+        WebSocket until it closes (:meth:`close_socket`)."""
+        state.socket = True
+        self.sockets[handler] = state
+
+    def close_socket(self, handler: RequestHandler) -> None:
+        """The WebSocket closed: let go of it; unsaved changes are logged."""
+        state = self.sockets.pop(handler, None)
+        if state is None:
+            return
+        if state.live and state.ops:
+            log.warning(
+                "tornsess: a WebSocket closed with %d unsaved session change(s); "
+                "call `await self.session.save()` to store changes made after "
+                "the handshake",
+                len(state.ops),
+            )
+        state.release()
+
+    def close_sockets(
+        self, session_id: str | None, handles: Collection[str] | None, *, every: bool = False
+    ) -> None:
+        """Close this process's WebSockets of a destroyed session (by its id
+        or its handle; *every*: all of them), with code 1008."""
+        for handler, state in list(self.sockets.items()):
+            if every or (session_id is not None and state.id == session_id):
+                pass
+            else:
+                bound = state.binding()
+                if handles is None or bound is None or bound[1] not in handles:
+                    continue
+            state.mark_destroyed()
+            close: Callable[[int, str], None] | None = getattr(handler, "close", None)
+            if close is not None:
+                close(1008, "session ended")
+            self.close_socket(handler)
 
     # -- on_destroy ------------------------------------------------------------------
 
@@ -686,6 +777,11 @@ def hooked_finish(
         return _own_finish(handler, chunk)
     if request.finishing:
         raise RuntimeError("finish() called twice")
+    if handler.get_status() == 101:  # a WebSocket handshake: no commit, no cookie
+        _unhook(handler, request)
+        for path, (_, state) in request.sessions.items():
+            path.open_socket(handler, state)
+        return _own_finish(handler, chunk)
     if sys.exc_info()[1] is not None:  # Tornado's error page for an exception
         _error_raised(handler, request)
     if request.failed:
@@ -923,6 +1019,14 @@ def _replace_response(handler: RequestHandler, request: RequestState, status: in
     else:
         for _, state in request.sessions.values():
             state.release()
+
+
+def _refuse_on_socket(state: SessionState, what: str) -> None:
+    if state.socket:
+        raise SessionSealed(
+            f"cannot {what} on a WebSocket: the new id's cookie could never reach the "
+            "browser; do it in a page request"
+        )
 
 
 def _decode_fresh(encoding: Encoding, name: str, value: str) -> tuple[str, bool]:

@@ -60,6 +60,8 @@ class Engine(Protocol):
 
     def save(self, state: SessionState) -> Awaitable[None]: ...
 
+    def refresh(self, state: SessionState) -> Awaitable[None]: ...
+
     def regenerate(self, state: SessionState) -> Awaitable[None]: ...
 
     def destroy(self, state: SessionState) -> Awaitable[None]: ...
@@ -577,11 +579,31 @@ class Session:
         """Store the changes made so far now (and send the cookie, if it must
         be), instead of just before the response.
 
+        On a WebSocket (a :class:`~tornsess.SessionMixin` on a
+        ``WebSocketHandler``) there is no response after the handshake: changes
+        made in ``open()``, ``on_message()`` or ``on_close()`` are stored only
+        by this call, with the same atomic per-key commit as a page request.
+
         :raises tornsess.SessionInterrupted: the session was destroyed
             meanwhile (409 if it propagates; the changes are dropped).
+        :raises tornsess.SessionNotFound: on a WebSocket, the session was
+            destroyed meanwhile; nothing is stored.
+        :raises tornsess.SessionSealed: on a WebSocket, the handshake carried
+            no stored session (a new one could never reach the browser).
         :raises tornsess.StoreUnavailable: the store failed (503).
         """
         await self._engine.save(self._state)
+
+    async def refresh(self) -> None:
+        """Store the changes made so far, then read the session again from
+        the store, so that changes made by other requests (other tabs, other
+        processes) become visible: for a WebSocket that lives long.
+
+        :raises tornsess.SessionNotFound: the session no longer exists
+            (destroyed, expired, or never stored).
+        :raises tornsess.StoreUnavailable: the store failed.
+        """
+        await self._engine.refresh(self._state)
 
     async def regenerate(self) -> None:
         """Give the session a new id, keeping its data; the old id is dead at
@@ -593,7 +615,8 @@ class Session:
             expired. It is an ``HTTPError(409)``: left to propagate, the
             client gets 409 Conflict without a Set-Cookie, so the winner's
             cookie stands; this request's changes are dropped.
-        :raises tornsess.SessionSealed: the response headers were already sent.
+        :raises tornsess.SessionSealed: the response headers were already
+            sent, or the session is a WebSocket's (no cookie can follow).
         :raises tornsess.StoreUnavailable: the store failed (503).
         """
         self._check_writable()
