@@ -14,6 +14,7 @@ from docs.examples import (
     quickstart,
     remember_me,
     values,
+    websocket,
     without_mixin,
 )
 from tests.helpers import Browser
@@ -187,3 +188,27 @@ async def test_stores(serve: Callable[..., Browser], tmp_path: Any, redis_url: s
         await asyncio.gather(*(browser.post("/cart", "", cookie=cookie) for _ in range(9)))
         assert (await browser.post("/cart", "")).json() == {"items": 11}
         await sessions_for(app).database.close()
+
+
+@pytest.mark.gen_test
+async def test_websocket(serve: Callable[..., Browser]) -> None:
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    browser = serve(websocket.make_app())
+    await browser.get("/?name=ada")
+    url = browser.base_url.replace("http://", "ws://") + "/counter"
+    conn = await websocket_connect(
+        HTTPRequest(url, headers={"Cookie": f"live={browser.jar['live']}"})
+    )
+    assert await conn.read_message() == "hello ada"
+    await conn.write_message("click")
+    assert await conn.read_message() == "1"
+    await conn.write_message("click")
+    assert await conn.read_message() == "2"
+    await conn.write_message("refresh")
+    assert await conn.read_message() == "2"  # it was saved
+    assert (await browser.post("/logout", "", headers=FORM)).text == "bye"
+    assert await conn.read_message() is None  # closed by the logout
+    assert conn.close_code == 1008
+    conn.close()
