@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import sqlite3
@@ -11,7 +12,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..codec import compact_json, parse_json
 from ..database import Op, Record, Sweeper, apply_ops
 from ..errors import ConfigError, SessionInterrupted, StoreUnavailable
 from ..ids import is_valid_id, store_key
@@ -20,7 +20,7 @@ __all__ = ["SQLiteDatabase"]
 
 T = TypeVar("T")
 
-log = logging.getLogger("tornsess")
+log: logging.Logger = logging.getLogger("tornsess")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tornsess_sessions (
@@ -45,7 +45,10 @@ CREATE INDEX IF NOT EXISTS tornsess_users_key ON tornsess_users (key);
 
 
 def _pack(values: Any, immutable: Any, flashes: Any) -> str:
-    return compact_json({"v": dict(values), "i": sorted(immutable), "f": dict(flashes)})
+    """A row's data: its values, immutable keys and flashes as compact JSON
+    (the values and flashes are :mod:`tornsess.codec` text already)."""
+    data = {"v": dict(values), "i": sorted(immutable), "f": dict(flashes)}
+    return json.dumps(data, separators=(",", ":"))
 
 
 class _Unreadable(Exception):
@@ -74,8 +77,8 @@ def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
     if not isinstance(data, str):
         raise _Unreadable(f"data is {type(data).__name__}, not JSON text")
     try:
-        loaded = parse_json(data)
-    except ValueError as exc:
+        loaded = json.loads(data)
+    except (ValueError, RecursionError) as exc:
         raise _Unreadable(f"not JSON: {exc}") from None
     if not isinstance(loaded, dict):
         raise _Unreadable(f"not a JSON object but {type(loaded).__name__}")
