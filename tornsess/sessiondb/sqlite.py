@@ -272,11 +272,19 @@ class SQLiteDatabase:
             raise StoreUnavailable(f"sqlite store closed: {exc}") from None
 
     def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
+        """Register ``listener(session_id)`` for the expired sessions that a
+        load or a sweep removes (only those whose id is kept: *keep_ids*)."""
         self._listener = listener
 
     # -- the protocol ---------------------------------------------------------
 
     async def load(self, session_id: str) -> Record | None:
+        """The session, or ``None`` if it does not exist or has expired (an
+        expired row is deleted and reported); an unreadable row is deleted
+        and logged, and counts as absent.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return None
         key, now = store_key(session_id), time.time()
@@ -314,6 +322,11 @@ class SQLiteDatabase:
         return found
 
     async def create(self, session_id: str, record: Record) -> bool:
+        """Insert a new session; ``False`` (and nothing written) if a live
+        session has the id.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -352,6 +365,17 @@ class SQLiteDatabase:
         deadline: float | None,
         expires_at: float | None,
     ) -> None:
+        """Apply *ops* to the session's data and set its times, in one
+        transaction (read, apply, write).
+
+        :raises tornsess.SessionInterrupted: no live session has the id
+            (nothing is written), or its row was unreadable (it is deleted).
+        :raises tornsess.ImmutableEntry: an operation touches an immutable key
+            (nothing is written).
+        :raises TypeError: an increment of a value that is not a number
+            (nothing is written).
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             raise SessionInterrupted("not a session id")
         key, now = store_key(session_id), time.time()
@@ -385,6 +409,10 @@ class SQLiteDatabase:
             raise SessionInterrupted("the session was destroyed or expired")
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
+        """Set the access and expiry times; ``False`` if the session is gone.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -400,6 +428,12 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def rename(self, old_id: str, new_id: str) -> bool:
+        """Move the session (and its user-index entries) to *new_id* in one
+        transaction; ``False`` if *new_id* is taken.
+
+        :raises tornsess.SessionInterrupted: no live session has *old_id*.
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(old_id) or not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
         old, new, now = store_key(old_id), store_key(new_id), time.time()
@@ -429,6 +463,10 @@ class SQLiteDatabase:
         return renamed
 
     async def exists(self, session_id: str) -> bool:
+        """Whether a live session has this id.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -446,6 +484,11 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def destroy(self, session_id: str) -> bool:
+        """Delete the session and its user-index entries; ``True`` if it
+        was live.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -464,6 +507,12 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def destroy_all(self) -> list[str]:
+        """Delete every session and index entry; return the ids of the live
+        ones that were kept (none with ``keep_ids=False``).
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
+
         def work(conn: sqlite3.Connection) -> list[str]:
             conn.execute("BEGIN IMMEDIATE")
             now = time.time()
@@ -519,6 +568,11 @@ class SQLiteDatabase:
     async def index_add(
         self, tag: str, handle: str, session_id: str, expires_at: float | None
     ) -> None:
+        """File *handle* -> *session_id* under *tag*, replacing an entry of the
+        same handle (entries go with their session, so *expires_at* is unused).
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         key = store_key(session_id)
 
         def work(conn: sqlite3.Connection) -> None:
@@ -530,6 +584,11 @@ class SQLiteDatabase:
         await self._run(work)
 
     async def index_remove(self, tag: str, handle: str) -> None:
+        """Delete the index entry of *handle* under *tag*.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
+
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM tornsess_users WHERE handle = ? AND tag = ?", (handle, tag))
 
@@ -539,6 +598,12 @@ class SQLiteDatabase:
         """Nothing to do: index rows go with their sessions."""
 
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
+        """``(handle, record)`` of every live session under *tag*, in one
+        query; entries whose session is gone, expired or unreadable are
+        deleted.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         now = time.time()
 
         def work(conn: sqlite3.Connection) -> list[tuple[str, Record]]:
@@ -567,6 +632,11 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
+        """Delete the session of *handle* and its index entries in one
+        transaction; return whether it was live, and its id if kept.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         now = time.time()
 
         def work(conn: sqlite3.Connection) -> tuple[bool, str | None]:
