@@ -3,13 +3,12 @@ itsdangerous (HMAC-SHA256), the cookie name bound into the signature."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import time
 
 from itsdangerous import TimestampSigner
-from itsdangerous.encoding import base64_decode, bytes_to_int
+from itsdangerous.encoding import base64_decode
 
 from tornsess.errors import ConfigError, DecodeError
 from tornsess.ids import MAX_ID_LENGTH
@@ -21,30 +20,6 @@ __all__ = ["SignedEncoder"]
 MIN_KEY_BYTES = 32
 FUTURE_SKEW = 60
 _MAX_TOKEN = MAX_ID_LENGTH + 60
-
-
-class _Verifier:
-    """The signature itsdangerous' ``get_signature`` computes for one derived
-    key (base64url of HMAC-SHA256, no padding), with the HMAC pads hashed
-    once (RFC 2104): verification runs on every request, and this halves its
-    cost. The tests check it against itsdangerous for arbitrary payloads."""
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes) -> None:
-        block = hashlib.sha256().block_size
-        if len(key) > block:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(block, b"\x00")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def signature(self, data: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(data)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return base64.urlsafe_b64encode(outer.digest()).rstrip(b"=")
 
 
 class SignedEncoder(KeyedEncoder):
@@ -93,26 +68,31 @@ class SignedEncoder(KeyedEncoder):
         self._salt = salt
         self._max_age = max_age
         self._signers: dict[str, list[TimestampSigner]] = {}
-        self._verifiers: dict[str, list[_Verifier]] = {}
 
     def _signers_for(self, cookie_name: str) -> list[TimestampSigner]:
-        """One signer per key, newest first. The key derivation (HMAC of the
-        key and the salt, itsdangerous' ``"hmac"`` scheme) is done once here
-        instead of on every signature."""
+        """One signer per key, newest first, for *cookie_name*.
+
+        Each key is derived once, here, with itsdangerous' own ``"hmac"``
+        scheme (``derive_key``: HMAC-SHA256 of the key and the salt, the
+        cookie name included), and its signer then uses the derived key as
+        it is (``key_derivation="none"``): the same signatures as a signer
+        with ``key_derivation="hmac"``, without a second HMAC per signature.
+        """
         signers = self._signers.get(cookie_name)
         if signers is None:
-            salt = f"{self._salt}\x00{cookie_name}".encode()
+            deriving = TimestampSigner(
+                self._keys,
+                salt=f"{self._salt}\x00{cookie_name}",
+                key_derivation="hmac",
+                digest_method=hashlib.sha256,
+            )
             signers = [
                 TimestampSigner(
-                    hmac.digest(key, salt, "sha256"),
-                    salt=salt,
-                    key_derivation="none",
-                    digest_method=hashlib.sha256,
+                    deriving.derive_key(key), key_derivation="none", digest_method=hashlib.sha256
                 )
-                for key in reversed(self._keys)
+                for key in reversed(deriving.secret_keys)
             ]
             self._signers[cookie_name] = signers
-            self._verifiers[cookie_name] = [_Verifier(signer.secret_key) for signer in signers]
         return signers
 
     def encode(self, cookie_name: str, session_id: str) -> str:
@@ -127,21 +107,15 @@ class SignedEncoder(KeyedEncoder):
             raise DecodeError("not a signed session id")
         # Non-ASCII text fails to encode: DecodeError through decode_stale.
         data, given = payload.encode("ascii"), signature.encode("ascii")
-        verifiers = self._verifiers.get(cookie_name)
-        if verifiers is None:
-            self._signers_for(cookie_name)
-            verifiers = self._verifiers[cookie_name]
-        # The expected signature is canonical base64, so comparing the exact
-        # text also rejects padded or re-encoded variants of a valid token.
-        if hmac.compare_digest(verifiers[0].signature(data), given):
-            stale = False
+        # itsdangerous' get_signature writes canonical base64 (no padding),
+        # so comparing the exact text also rejects padded or re-encoded
+        # variants of a valid token, which its verify_signature accepts.
+        for index, signer in enumerate(self._signers_for(cookie_name)):
+            if hmac.compare_digest(signer.get_signature(data), given):
+                stale = index > 0
+                break
         else:
-            for verifier in verifiers[1:]:
-                if hmac.compare_digest(verifier.signature(data), given):
-                    break
-            else:
-                raise DecodeError("bad signature")
-            stale = True
+            raise DecodeError("bad signature")
         # The signature covers the exact text of id and timestamp, so neither
         # can have been altered without the key; the timestamp only matters
         # for max_age.
@@ -150,7 +124,7 @@ class SignedEncoder(KeyedEncoder):
             raise DecodeError("no timestamp")
         if self._max_age is None:
             return session_id, stale, None
-        timestamp = bytes_to_int(base64_decode(stamp))
+        timestamp = int.from_bytes(base64_decode(stamp), "big")
         now = time.time()
         if timestamp > now + FUTURE_SKEW:
             raise DecodeError("signature from the future")

@@ -4,7 +4,10 @@ reference implementation (tornsess.database.apply_ops) does, all or nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +115,34 @@ def test_stores_apply_operations_like_the_reference(
 
     try:
         prop()
+    finally:
+        loop.run_until_complete(db.close())
+        loop.close()
+
+
+def test_sqlite_rows_are_compact_json_and_any_json_spacing_reads(tmp_path: Path) -> None:
+    path = str(tmp_path / "rows.db")
+    loop = asyncio.new_event_loop()
+    db = SQLiteDatabase(path)
+    sid = new_id()
+    values = {"n": codec.dumps(3), "s": codec.dumps("é")}
+    record = Record(values, frozenset({"n"}), {"f": codec.dumps(True)}, 1.0, 1.0, None, None)
+    try:
+        assert loop.run_until_complete(db.create(sid, record))
+        with closing(sqlite3.connect(path)) as conn:
+            (data,) = conn.execute("SELECT data FROM tornsess_sessions").fetchone()
+            # The row format of existing files: compact, ASCII-only JSON.
+            assert data == '{"v":{"n":"3","s":"\\"\\\\u00e9\\""},"i":["n"],"f":{"f":"true"}}'
+            spaced = json.dumps({"v": {"n": "4"}, "i": [], "f": {}}, indent=2)
+            with conn:
+                conn.execute("UPDATE tornsess_sessions SET data = ?", (spaced,))
+        loaded = loop.run_until_complete(db.load(sid))
+        assert loaded is not None
+        assert (dict(loaded.values), set(loaded.immutable), dict(loaded.flashes)) == (
+            {"n": "4"},
+            set(),
+            {},
+        )
     finally:
         loop.run_until_complete(db.close())
         loop.close()

@@ -20,21 +20,20 @@ Decimal               ``{" n": "<str>"}``
 UUID                  ``{" u": "<hex>"}``
 ====================  =========================================
 
-Decoding never executes anything: it is ``json.loads`` plus the fixed table
-above. No pickle is used anywhere.
+The text is what ``json.dumps(value, separators=(",", ":"))`` writes for
+the tagged form: ASCII only, no spaces. Decoding never executes anything: it
+is ``json.loads`` plus the fixed table above. No pickle is used anywhere.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
-import functools
 import json
 import math
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 __all__ = ["dumps", "loads", "SUPPORTED_TYPES"]
@@ -43,10 +42,14 @@ SUPPORTED_TYPES = (
     "None, bool, int, float, str, bytes, list, tuple, dict with str keys, "
     "datetime, date, time, Decimal, UUID"
 )
+"""The types a session value may have, for error messages."""
 
 _SCALARS = (type(None), bool, int, str)
-_CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None}
-_NOT_CONSTANT: Any = object()
+
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+"""Writes the stored text: ``json.dumps(value, separators=(",", ":"))``,
+with the encoder made once (json.dumps makes one per call for any argument
+but the value)."""
 
 
 def _float(value: float) -> Any:
@@ -120,76 +123,32 @@ def _from_json(value: Any) -> Any:
     return value
 
 
-def _compact_encoder() -> Callable[[Any], str]:
-    """``json.dumps(value, separators=(",", ":"))`` without building a JSON
-    encoder per call (``json.dumps`` does, for any non-default argument): the
-    C encoder, made once. Where the C accelerator is missing, json.dumps."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has it
-        return functools.partial(json.dumps, separators=(",", ":"))
-    encode = make(None, None, _quote, None, ":", ",", False, False, True)
-
-    def compact(value: Any) -> str:
-        return "".join(encode(value, 0))
-
-    return compact
-
-
-compact_json = _compact_encoder()
-"""Compact JSON text of *value*, as ``json.dumps(value, separators=(",",
-":"))`` writes it, for values of JSON types (a value of another type raises
-TypeError)."""
-
-_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def parse_json(text: str) -> Any:
-    """``json.loads(text)`` for text this package wrote: the C scanner
-    directly (without json.loads' whitespace handling), and json.loads
-    itself for anything else. :raises ValueError: not JSON."""
-    try:
-        value, end = _SCAN(text, 0)
-    except (StopIteration, ValueError, TypeError):
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
-    return value
-
-
 def dumps(value: Any) -> str:
-    """Serialize *value*; raise :class:`TypeError` for an unsupported type."""
-    # Fast paths, the very text json.dumps gives, without building a JSON
-    # encoder per call (json.dumps does, for anything but a str).
-    kind = type(value)
-    if kind is str:
-        return _quote(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if value is None:
-        return "null"
+    """The stored text of *value*.
+
+    :raises TypeError: *value* is, or holds, a value of an unsupported type,
+        a dict key that is not a str, or is nested too deeply.
+    """
     try:
-        return compact_json(_to_json(value))
+        return _JSON.encode(_to_json(value))
     except RecursionError:
         raise TypeError("session value is nested too deeply") from None
 
 
 def loads(text: str) -> Any:
-    """Deserialize text written by :func:`dumps`.
+    """The value whose stored text (written by :func:`dumps`) is *text*.
 
-    Raises :class:`ValueError` for text that is not valid stored data.
+    :raises ValueError: *text* is not stored text of a value: not JSON, or a
+        tag whose payload does not decode.
     """
-    # Fast paths for the commonest values: true, false, null, a plain string
-    # (no escapes) and a non-negative int.
-    constant = _CONSTANTS.get(text, _NOT_CONSTANT)
-    if constant is not _NOT_CONSTANT:
-        return constant
-    if text.isdigit() and text.isascii():
-        return int(text)
-    if text[:1] == '"' and text[-1:] == '"' and "\\" not in text and text.count('"') == 2:
-        return text[1:-1]
     try:
         return _from_json(json.loads(text))
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise ValueError(f"corrupt session value: {exc}") from None
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        ArithmeticError,  # decimal.InvalidOperation, from a bad " n" payload
+        RecursionError,
+    ) as exc:
+        raise ValueError(f"corrupt session value: {type(exc).__name__}: {exc}") from None

@@ -56,9 +56,15 @@ class FunctionEncoding:
         self._decode = decode
 
     def encode(self, cookie_name: str, session_id: str) -> str:
+        """The *encode* callable's cookie value for *session_id*."""
         return self._encode(cookie_name, session_id)
 
     def decode(self, cookie_name: str, cookie_value: str) -> str:
+        """The *decode* callable's session id for *cookie_value*.
+
+        :raises tornsess.DecodeError: the callable raised (any exception), or
+            returned something other than a str.
+        """
         try:
             value = self._decode(cookie_name, cookie_value)
         except DecodeError:

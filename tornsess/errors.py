@@ -6,6 +6,8 @@ Every exception the library raises on purpose derives from
 
 from __future__ import annotations
 
+from typing import Any
+
 from tornado.web import HTTPError
 
 __all__ = [
@@ -83,8 +85,8 @@ class _HTTPStatusError(TornsessError, HTTPError):
 
     def __init__(self, message: str | None = None) -> None:
         HTTPError.__init__(self, self.status, reason=self.reason)
-        self.message = self.default_message if message is None else message
-        self.args = (self.message,)
+        self.message: str = self.default_message if message is None else message
+        self.args: tuple[Any, ...] = (self.message,)
 
     def __str__(self) -> str:
         return self.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import sqlite3
@@ -11,7 +12,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..codec import compact_json, parse_json
 from ..database import Op, Record, Sweeper, apply_ops
 from ..errors import ConfigError, SessionInterrupted, StoreUnavailable
 from ..ids import is_valid_id, store_key
@@ -20,7 +20,7 @@ __all__ = ["SQLiteDatabase"]
 
 T = TypeVar("T")
 
-log = logging.getLogger("tornsess")
+log: logging.Logger = logging.getLogger("tornsess")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tornsess_sessions (
@@ -45,7 +45,10 @@ CREATE INDEX IF NOT EXISTS tornsess_users_key ON tornsess_users (key);
 
 
 def _pack(values: Any, immutable: Any, flashes: Any) -> str:
-    return compact_json({"v": dict(values), "i": sorted(immutable), "f": dict(flashes)})
+    """A row's data: its values, immutable keys and flashes as compact JSON
+    (the values and flashes are :mod:`tornsess.codec` text already)."""
+    data = {"v": dict(values), "i": sorted(immutable), "f": dict(flashes)}
+    return json.dumps(data, separators=(",", ":"))
 
 
 class _Unreadable(Exception):
@@ -74,8 +77,8 @@ def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
     if not isinstance(data, str):
         raise _Unreadable(f"data is {type(data).__name__}, not JSON text")
     try:
-        loaded = parse_json(data)
-    except ValueError as exc:
+        loaded = json.loads(data)
+    except (ValueError, RecursionError) as exc:
         raise _Unreadable(f"not JSON: {exc}") from None
     if not isinstance(loaded, dict):
         raise _Unreadable(f"not a JSON object but {type(loaded).__name__}")
@@ -269,11 +272,19 @@ class SQLiteDatabase:
             raise StoreUnavailable(f"sqlite store closed: {exc}") from None
 
     def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
+        """Register ``listener(session_id)`` for the expired sessions that a
+        load or a sweep removes (only those whose id is kept: *keep_ids*)."""
         self._listener = listener
 
     # -- the protocol ---------------------------------------------------------
 
     async def load(self, session_id: str) -> Record | None:
+        """The session, or ``None`` if it does not exist or has expired (an
+        expired row is deleted and reported); an unreadable row is deleted
+        and logged, and counts as absent.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return None
         key, now = store_key(session_id), time.time()
@@ -311,6 +322,11 @@ class SQLiteDatabase:
         return found
 
     async def create(self, session_id: str, record: Record) -> bool:
+        """Insert a new session; ``False`` (and nothing written) if a live
+        session has the id.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -349,6 +365,17 @@ class SQLiteDatabase:
         deadline: float | None,
         expires_at: float | None,
     ) -> None:
+        """Apply *ops* to the session's data and set its times, in one
+        transaction (read, apply, write).
+
+        :raises tornsess.SessionInterrupted: no live session has the id
+            (nothing is written), or its row was unreadable (it is deleted).
+        :raises tornsess.ImmutableEntry: an operation touches an immutable key
+            (nothing is written).
+        :raises TypeError: an increment of a value that is not a number
+            (nothing is written).
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             raise SessionInterrupted("not a session id")
         key, now = store_key(session_id), time.time()
@@ -382,6 +409,10 @@ class SQLiteDatabase:
             raise SessionInterrupted("the session was destroyed or expired")
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
+        """Set the access and expiry times; ``False`` if the session is gone.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -397,6 +428,12 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def rename(self, old_id: str, new_id: str) -> bool:
+        """Move the session (and its user-index entries) to *new_id* in one
+        transaction; ``False`` if *new_id* is taken.
+
+        :raises tornsess.SessionInterrupted: no live session has *old_id*.
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(old_id) or not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
         old, new, now = store_key(old_id), store_key(new_id), time.time()
@@ -426,6 +463,10 @@ class SQLiteDatabase:
         return renamed
 
     async def exists(self, session_id: str) -> bool:
+        """Whether a live session has this id.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -443,6 +484,11 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def destroy(self, session_id: str) -> bool:
+        """Delete the session and its user-index entries; ``True`` if it
+        was live.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
@@ -461,6 +507,12 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def destroy_all(self) -> list[str]:
+        """Delete every session and index entry; return the ids of the live
+        ones that were kept (none with ``keep_ids=False``).
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
+
         def work(conn: sqlite3.Connection) -> list[str]:
             conn.execute("BEGIN IMMEDIATE")
             now = time.time()
@@ -516,6 +568,11 @@ class SQLiteDatabase:
     async def index_add(
         self, tag: str, handle: str, session_id: str, expires_at: float | None
     ) -> None:
+        """File *handle* -> *session_id* under *tag*, replacing an entry of the
+        same handle (entries go with their session, so *expires_at* is unused).
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         key = store_key(session_id)
 
         def work(conn: sqlite3.Connection) -> None:
@@ -527,6 +584,11 @@ class SQLiteDatabase:
         await self._run(work)
 
     async def index_remove(self, tag: str, handle: str) -> None:
+        """Delete the index entry of *handle* under *tag*.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
+
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM tornsess_users WHERE handle = ? AND tag = ?", (handle, tag))
 
@@ -536,6 +598,12 @@ class SQLiteDatabase:
         """Nothing to do: index rows go with their sessions."""
 
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
+        """``(handle, record)`` of every live session under *tag*, in one
+        query; entries whose session is gone, expired or unreadable are
+        deleted.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         now = time.time()
 
         def work(conn: sqlite3.Connection) -> list[tuple[str, Record]]:
@@ -564,6 +632,11 @@ class SQLiteDatabase:
         return await self._run(work)
 
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
+        """Delete the session of *handle* and its index entries in one
+        transaction; return whether it was live, and its id if kept.
+
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
         now = time.time()
 
         def work(conn: sqlite3.Connection) -> tuple[bool, str | None]:
