@@ -28,7 +28,7 @@ typecheck: test-env
 # tornsess (not part of `make test` yet). The editable install is an import
 # hook that pyright cannot follow, so the source tree goes on PYTHONPATH.
 verifytypes: test-env
-	PYTHONPATH=$(CURDIR) $(BIN)/pyright --pythonpath $(BIN)/python --verifytypes tornsess --ignoreexternal
+	$(BIN)/python tools/verifytypes.py
 
 docs: test-env
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html

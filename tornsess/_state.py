@@ -81,28 +81,28 @@ class SessionState:
     ) -> None:
         self.handler: RequestHandler | None = handler
         """The request's handler; ``None`` once the response has ended."""
-        self.id = session_id
+        self.id: str | None = session_id
         """The id; ``None`` for a new session until one is needed (:meth:`ensure_id`)."""
-        self.options = options
+        self.options: tuple[CookieOption, ...] = options
         """Cookie options for this session's cookie, in the order given."""
         self.ops: list[Op] = []
         """The changes not committed yet, in order."""
         self.read_flashes: set[str] | None = None
         """Flashes read in this request (deleted at commit)."""
-        self.values_owned = False
-        self.flashes_owned = False
-        self.cookie_dirty = False
+        self.values_owned: bool = False
+        self.flashes_owned: bool = False
+        self.cookie_dirty: bool = False
         """The cookie must be sent with the response."""
-        self.meta_dirty = False
+        self.meta_dirty: bool = False
         """The times (deadline) must be written even without operations."""
-        self.sealed = False
+        self.sealed: bool = False
         """The response headers went out: no more changes."""
-        self.read_cookie = record is not None
+        self.read_cookie: bool = record is not None
         """The request's cookie named this session."""
-        self.socket = False
+        self.socket: bool = False
         """The request became a WebSocket: the session outlives the
         handshake's response, and no cookie can follow it any more."""
-        self.lifetime = lifetime
+        self.lifetime: float = lifetime
         self.meta: Mapping[str, str] = _EMPTY
         """The login binding (reserved keys), apart from the values."""
         self.values: Mapping[str, str]
@@ -111,12 +111,12 @@ class SessionState:
         self.created: float
         self.accessed: float
         self.deadline: float | None
+        self.status: Status = Status.NEW
+        self.is_new: bool = record is None
+        """True if this request created the session."""
         if record is not None:
-            self.is_new = False
             self.load(record)
         else:
-            self.is_new = True
-            self.status = Status.NEW
             self.values = _EMPTY
             self.flashes = _EMPTY
             self.immutable = _NO_KEYS

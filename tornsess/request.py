@@ -105,9 +105,9 @@ class RequestState:
     def __init__(self) -> None:
         self.sessions: dict[RequestPath, tuple[Session, SessionState]] = {}
         self.chain: asyncio.Future[None] | None = None
-        self.finishing = False  # finish() was called; the commit runs
-        self.done = False  # the real finish() runs or ran
-        self.failed = False  # a store call failed: store nothing more
+        self.finishing: bool = False  # finish() was called; the commit runs
+        self.done: bool = False  # the real finish() runs or ran
+        self.failed: bool = False  # a store call failed: store nothing more
 
 
 def state_of(handler: RequestHandler) -> RequestState | None:
@@ -122,7 +122,7 @@ class RequestPath:
     ``on_destroy`` callbacks and the store's failure log."""
 
     def __init__(self, config: Config) -> None:
-        self.config = config
+        self.config: Config = config
         self.encoding: Encoding = config.effective_encoding
         # Whether the encoding tells stale keys apart, decided once (an
         # isinstance check against a Protocol inspects its members).
@@ -131,8 +131,8 @@ class RequestPath:
             if isinstance(self.encoding, RotatingEncoding)
             else functools.partial(_decode_fresh, self.encoding)
         )
-        self.idle = config.idle_timeout_seconds
-        self.lifetime = config.expires_seconds
+        self.idle: float | None = config.idle_timeout_seconds
+        self.lifetime: float = config.expires_seconds
         self.callbacks: list[DestroyCallback] = []
         self.running: set[asyncio.Future[Any]] = set()
         self.sockets: dict[RequestHandler, SessionState] = {}
@@ -143,7 +143,7 @@ class RequestPath:
         """Use *db* from now on."""
         self.db: Database = db
         db.set_expire_listener(self.fire_destroy)
-        self.failures = FailureLog(db)
+        self.failures: FailureLog = FailureLog(db)
         self.user_index: UserIndex | None = db if isinstance(db, UserIndex) else None
 
     # -- 1. the cookie, the load, the Session --------------------------------------
@@ -702,9 +702,9 @@ class FailureLog:
         interval: float = LOG_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store = repr(store)
-        self.interval = interval
-        self.failing = False
+        self.store: str = repr(store)
+        self.interval: float = interval
+        self.failing: bool = False
         self._clock = clock
         self._since = self._last = 0.0
         self._count = self._quiet = 0
