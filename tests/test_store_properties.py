@@ -131,8 +131,8 @@ def test_sqlite_rows_are_compact_json_and_any_json_spacing_reads(tmp_path: Path)
         assert loop.run_until_complete(db.create(sid, record))
         with closing(sqlite3.connect(path)) as conn:
             (data,) = conn.execute("SELECT data FROM tornsess_sessions").fetchone()
-            # The row format of existing files: compact, ASCII-only JSON.
-            assert data == '{"v":{"n":"3","s":"\\"\\\\u00e9\\""},"i":["n"],"f":{"f":"true"}}'
+            # The row format: compact, ASCII-only JSON (a value's own text is UTF-8).
+            assert data == '{"v":{"n":"3","s":"\\"\\u00e9\\""},"i":["n"],"f":{"f":"true"}}'
             spaced = json.dumps({"v": {"n": "4"}, "i": [], "f": {}}, indent=2)
             with conn:
                 conn.execute("UPDATE tornsess_sessions SET data = ?", (spaced,))

@@ -354,14 +354,18 @@ STORED_TEXT: list[tuple[Any, str]] = [
     (False, "false"),
     (42, "42"),
     (-7, "-7"),
-    (10**40, "1" + "0" * 40),
+    (2**63 - 1, "9223372036854775807"),
+    (-(2**63), "-9223372036854775808"),
+    (10**40, '{" i":"1' + "0" * 40 + '"}'),
+    (-(2**64), '{" i":"-18446744073709551616"}'),
     (1.25, "1.25"),
     (3.0, "3.0"),
     (math.inf, '{" f":"inf"}'),
     (-math.inf, '{" f":"-inf"}'),
     ("", '""'),
-    ("héllo ✓", '"h\\u00e9llo \\u2713"'),
-    ('q " b \\ n \n t \t z \x00 \u2028', '"q \\" b \\\\ n \\n t \\t z \\u0000 \\u2028"'),
+    ("héllo ✓", '"héllo ✓"'),
+    ('q " b \\ n \n t \t z \x00 \u2028', '"q \\" b \\\\ n \\n t \\t z \\u0000 \u2028"'),
+    ("a 19-digit run 1234567890123456789", '"a 19-digit run 1234567890123456789"'),
     (b"\x00\xffraw", '{" b":"AP9yYXc="}'),
     ([1, "two", [3.0]], '[1,"two",[3.0]]'),
     ((1, (2, "3")), '{" t":[1,{" t":[2,"3"]}]}'),
@@ -380,6 +384,28 @@ STORED_TEXT: list[tuple[Any, str]] = [
 def test_codec_writes_the_stored_format_and_reads_it_back(value: Any, text: str) -> None:
     assert codec.dumps(value) == text
     assert _same(codec.loads(text), value)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('"h\\u00e9llo \\u2713"', "héllo ✓"),  # ASCII-escaped, as earlier releases wrote
+        ("1" + "0" * 40, 10**40),  # a plain number beyond 64 bits: exact, not a float
+        (
+            '[-18446744073709551616,{"a":12345678901234567890}]',
+            [-(2**64), {"a": 12345678901234567890}],
+        ),
+    ],
+)
+def test_codec_reads_text_written_by_earlier_releases_exactly(text: str, value: Any) -> None:
+    back = codec.loads(text)
+    assert back == value
+    assert type(back) is type(value)
+
+
+def test_codec_refuses_a_string_that_is_not_valid_unicode() -> None:
+    with pytest.raises(TypeError, match="cannot store this session value"):
+        codec.dumps("lone \ud800 surrogate")
 
 
 def test_codec_nan_is_tagged_and_comes_back_as_nan() -> None:

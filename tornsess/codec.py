@@ -18,11 +18,20 @@ date                  ``{" d": "<isoformat>"}``
 time                  ``{" tm": "<isoformat>"}``
 Decimal               ``{" n": "<str>"}``
 UUID                  ``{" u": "<hex>"}``
+int beyond 64 bits    ``{" i": "<digits>"}``
 ====================  =========================================
 
-The text is what ``json.dumps(value, separators=(",", ":"))`` writes for
-the tagged form: ASCII only, no spaces. Decoding never executes anything: it
-is ``json.loads`` plus the fixed table above. No pickle is used anywhere.
+Text written before the ``" i"`` tag existed, holding integers beyond 64
+bits as JSON numbers, still reads exactly.
+
+The text is compact JSON of the tagged form (no spaces, UTF-8), written and
+read by orjson: the session path reads and writes a value or more on every
+request, and the standard library's ``json`` costs about a microsecond per
+scalar there (``docs/performance.rst``). orjson reads an integer beyond 64
+bits as a float, so text that may hold one (19 digits in a row) is read by
+the standard library's ``json`` instead. Strings must be valid Unicode (no
+lone surrogates). Decoding never executes anything: it is JSON plus the
+fixed table above. No pickle is used anywhere.
 """
 
 from __future__ import annotations
@@ -31,10 +40,13 @@ import base64
 import datetime as _dt
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 __all__ = ["dumps", "loads", "SUPPORTED_TYPES"]
 
@@ -44,12 +56,12 @@ SUPPORTED_TYPES = (
 )
 """The types a session value may have, for error messages."""
 
-_SCALARS = (type(None), bool, int, str)
+_SCALARS = (type(None), bool, str)
 
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
-"""Writes the stored text: ``json.dumps(value, separators=(",", ":"))``,
-with the encoder made once (json.dumps makes one per call for any argument
-but the value)."""
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
+"""A run of digits that may be an integer beyond 64 bits (or lie in a string)."""
+
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _float(value: float) -> Any:
@@ -87,6 +99,8 @@ def _to_json(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return value
+    if kind is int:
+        return value if _INT64[0] <= value <= _INT64[1] else {" i": str(value)}
     encoder = _ENCODERS.get(kind)
     if encoder is None:
         raise TypeError(
@@ -105,6 +119,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     " n": lambda v: Decimal(v),
     " u": lambda v: uuid.UUID(hex=v),
     " f": lambda v: float(v),
+    " i": lambda v: int(v),
     " o": lambda v: {k: _from_json(i) for k, i in v.items()},
 }
 
@@ -130,9 +145,13 @@ def dumps(value: Any) -> str:
         a dict key that is not a str, or is nested too deeply.
     """
     try:
-        return _JSON.encode(_to_json(value))
+        tree = _to_json(value)
     except RecursionError:
         raise TypeError("session value is nested too deeply") from None
+    try:
+        return orjson.dumps(tree).decode()
+    except orjson.JSONEncodeError as exc:  # a lone surrogate, or nested too deeply
+        raise TypeError(f"cannot store this session value: {exc}") from None
 
 
 def loads(text: str) -> Any:
@@ -142,7 +161,10 @@ def loads(text: str) -> Any:
         tag whose payload does not decode.
     """
     try:
-        return _from_json(json.loads(text))
+        tree = orjson.loads(text)
+        if type(tree) is not str and _LONG_NUMBER.search(text):
+            tree = json.loads(text)  # orjson reads integers beyond 64 bits as floats
+        return _from_json(tree)
     except (
         ValueError,
         TypeError,
