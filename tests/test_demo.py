@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Callable
 
 import pytest
+import tornado
 from tornado.testing import bind_unused_port
 
 import demo
@@ -41,10 +43,18 @@ async def walk(browser: Browser) -> None:
 ENCODERS = ["plain", "signed", "secretbox"]
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def xsrf_token(browser: Browser) -> str:
+    """The token a browser gets with any page (and keeps in its ``_xsrf``
+    cookie), as a form field would carry it."""
+    await browser.get("/", headers=HTML)
+    return browser.jar["_xsrf"]
 
 
 @pytest.mark.gen_test
-async def test_browsers_get_pages_with_title_state_and_links(
+async def test_browsers_get_pages_with_title_state_and_forms(
     serve: Callable[..., Browser],
 ) -> None:
     browser = serve(demo.make_app(demo.make_sessions()))
@@ -53,19 +63,169 @@ async def test_browsers_get_pages_with_title_state_and_links(
     assert forbidden.headers["Content-Type"].startswith("text/html")
     assert "<title>Forbidden - tornsess demo</title>" in forbidden.text
     assert "You are not logged in." in forbidden.text
-    for link in ('href="/login"', 'href="/secret"', 'href="/logout"'):
+    for link in ('href="/"', 'href="/secret"', 'href="/sessions"'):
         assert link in forbidden.text
-    await browser.get("/login", headers=HTML)
+    # No link changes state; the login form posts, with the token.
+    assert 'href="/login' not in forbidden.text and 'href="/logout' not in forbidden.text
+    assert '<form method="post" action="/login"' in forbidden.text
+    token = browser.jar["_xsrf"]
+    assert f'name="_xsrf" value="{token}"' in forbidden.text
+    assert "<code>/login?user=NAME</code>" in forbidden.text
+    no_token = await browser.post("/login", "user=ann", headers={**HTML, **FORM})
+    assert no_token.code == 403
+    assert "XSRF token" in no_token.text
+    login = await browser.post("/login", f"user=ann&_xsrf={token}", headers={**HTML, **FORM})
+    assert (login.code, login.headers["Location"]) == (303, "/sessions")
+    devices = await browser.get("/sessions", headers=HTML)
+    assert devices.text.count("You are logged in.") == 1
+    assert "ann is logged in on 1 device." in devices.text
     cake = await browser.get("/secret", headers=HTML)
     assert cake.code == 200
     assert "The cake is a lie!" in cake.text
     assert "You are logged in." in cake.text
+    assert '<form method="post" action="/logout">' in cake.text
     home = await browser.get("/", headers=HTML)
-    assert home.code == 200 and "<title>" in home.text
+    assert home.code == 200 and "<title>The secret cake - tornsess demo</title>" in home.text
     icon = await browser.get("/favicon.ico")
     assert (icon.code, icon.text) == (204, "")
-    logout = await browser.get("/logout", headers=HTML)
-    assert "You are not logged in." in logout.text
+    logout = await browser.post("/logout", f"_xsrf={token}", headers={**HTML, **FORM})
+    assert logout.code == 200
+    assert "You are logged out." in logout.text and "You are not logged in." in logout.text
+    assert (await browser.get("/secret")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_curl_may_post_too(serve: Callable[..., Browser]) -> None:
+    """``curl -d`` works once it sends the token of its ``_xsrf`` cookie."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    token = await xsrf_token(browser)
+    login = await browser.post("/login", f"user=cat&_xsrf={token}", headers=FORM)
+    assert (login.code, login.text) == (200, "You are logged in.\n")
+    assert (await browser.get("/sessions")).text.startswith("cat is logged in on 1 device.")
+    logout = await browser.post("/logout", "", headers={"X-XSRFToken": token})
+    assert (logout.code, logout.text) == (200, "You are logged out.\n")
+    assert (await browser.get("/secret")).code == 403
+
+
+# Requests that another site (or a prefetch) may have started: refused.
+FOREIGN = [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Sec-Fetch-Site": "something-new"},
+    {"Sec-Fetch-Site": "none", "Sec-Purpose": "prefetch;prerender"},
+    {"Purpose": "prefetch"},
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Referer": "http://shop.example.com/page"},
+]
+# Typed URLs, this site's own pages, and programs: allowed.
+OWN = [
+    {},
+    {"Sec-Fetch-Site": "none"},
+    {"Sec-Fetch-Site": "same-origin", "Origin": "ORIGIN"},
+    {"Origin": "ORIGIN"},
+    {"Referer": "ORIGIN/sessions"},
+]
+
+
+def own(headers: dict[str, str], browser: Browser) -> dict[str, str]:
+    return {name: value.replace("ORIGIN", browser.base_url) for name, value in headers.items()}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("headers", FOREIGN)
+async def test_a_get_that_another_site_started_changes_nothing(
+    serve: Callable[..., Browser], headers: dict[str, str]
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    await browser.get("/login?user=eve")
+    session = browser.jar[demo.COOKIE]
+    logout = await browser.get("/logout", headers=headers)
+    assert logout.code == 403
+    assert logout.text.startswith("Forbidden: ")
+    login = await browser.get("/login?user=mallory", headers={**headers, **HTML})
+    assert login.code == 403
+    assert "Refused: " in login.text and "Only this site" in login.text
+    assert browser.jar[demo.COOKIE] == session
+    assert (await browser.get("/secret")).text == "The cake is a lie!\n"
+    assert (await browser.get("/sessions")).text.startswith("eve is logged in")
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("headers", OWN)
+async def test_a_get_from_a_typed_url_this_site_or_curl_logs_out(
+    serve: Callable[..., Browser], headers: dict[str, str]
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    login = await browser.get("/login?user=eve", headers=own(headers, browser))
+    assert (login.code, login.text) == (200, "You are logged in.\n")
+    assert (await browser.get("/secret")).code == 200
+    logout = await browser.get("/logout", headers=own(headers, browser))
+    assert (logout.code, logout.text) == (200, "You are logged out.\n")
+    assert (await browser.get("/secret")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_a_post_needs_the_token_and_this_site(serve: Callable[..., Browser]) -> None:
+    """The XSRF token is checked on every POST; and a token that matches
+    its cookie is still refused from a sibling (same-site), which may have
+    set that cookie itself (cookie tossing)."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    other = Browser(browser.base_url)
+    await browser.get("/login?user=fay")
+    await other.get("/login?user=fay")
+    token = await xsrf_token(browser)
+    for body, headers in [
+        ("", FORM),
+        ("_xsrf=", FORM),
+        ("_xsrf=2|00|00|0", FORM),
+        (f"_xsrf={token}x", FORM),
+        (f"_xsrf={token}", {**FORM, "Sec-Fetch-Site": "same-site"}),
+        (f"_xsrf={token}", {**FORM, "Sec-Fetch-Site": "cross-site"}),
+        (f"_xsrf={token}", {**FORM, "Origin": "http://evil.example"}),
+    ]:
+        refused = await browser.post("/sessions/revoke-others", body, headers=headers)
+        assert refused.code == 403, (body, headers)
+        assert refused.text.startswith("Forbidden: "), refused.text
+        assert (await other.get("/secret")).code == 200, (body, headers)
+    # A sibling that tossed its own _xsrf cookie passes Tornado's check ...
+    tossed = browser.fork()
+    tossed.jar["_xsrf"] = "tossed"
+    sibling = {**FORM, "Sec-Fetch-Site": "same-site"}
+    refused = await tossed.post("/sessions/revoke-others", "_xsrf=tossed", headers=sibling)
+    assert (
+        refused.text == "Forbidden: another site started this request (Sec-Fetch-Site: same-site)\n"
+    )
+    assert (await other.get("/secret")).code == 200
+    # ... which the same request from this site's page passes too.
+    done = await tossed.post(
+        "/sessions/revoke-others", "_xsrf=tossed", headers={**FORM, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert done.code == 303
+    assert (await other.get("/secret")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_the_xsrf_cookie_is_httponly_and_lax(serve: Callable[..., Browser]) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    page = await browser.get("/", headers=HTML)
+    cookie = page.cookie("_xsrf")
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    # curl's walkthrough never asks for a form, so it never gets the cookie.
+    plain = Browser(browser.base_url)
+    await walk(plain)
+    assert "_xsrf" not in plain.jar
+
+
+@pytest.mark.gen_test
+async def test_session_cookie_is_host_only_on_a_domain(serve: Callable[..., Browser]) -> None:
+    """No Domain attribute on app.example.com: a sibling subdomain
+    (shop.example.com) is never sent the session cookie."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    login = await browser.get("/login", headers={"Host": "app.example.com"})
+    assert login.code == 200
+    assert "domain" not in login.cookie(demo.COOKIE)
 
 
 @pytest.mark.gen_test
@@ -159,10 +319,112 @@ async def test_devices_in_plain_text(serve: Callable[..., Browser]) -> None:
     await other.get("/login?user=zoe")
     listing = await browser.get("/sessions")
     lines = listing.text.splitlines()
-    assert lines[0] == "zoe is logged in on 2 device(s)."
+    assert lines[0] == "zoe is logged in on 2 devices."
+    assert lines[1].endswith("this device")  # this one first
     assert sum(line.endswith("this device") for line in lines[1:]) == 1
     assert all("127.0.0.1" in line for line in lines[1:])
-    revoked = await browser.post("/sessions/revoke-others", "")
+    tornado_agent = demo.describe_agent(f"Tornado/{tornado.version}")
+    assert all(f"  {tornado_agent}  since " in line for line in lines[1:])
+    token = await xsrf_token(browser)
+    revoked = await browser.post("/sessions/revoke-others", f"_xsrf={token}", headers=FORM)
     assert revoked.code == 303
     assert (await other.get("/secret")).code == 403
-    assert (await browser.get("/sessions")).text.startswith("zoe is logged in on 1 device(s).")
+    assert (await browser.get("/sessions")).text.startswith("zoe is logged in on 1 device.")
+
+
+@pytest.mark.gen_test
+async def test_devices_page_in_html(serve: Callable[..., Browser]) -> None:
+    """Browsers by name with the whole User-Agent in a tooltip; a revoke
+    form per other device; "Log out all other devices" only when there
+    are others; the name and agents escaped."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    name = "<script>alert(1)</script>"
+    await browser.get(f"/login?user={urllib.parse.quote(name)}", headers={"User-Agent": firefox})
+    alone = await browser.get("/sessions", headers=HTML)
+    assert 'id="others"' not in alone.text
+    assert 'action="/sessions/revoke"' not in alone.text
+    hostile = '"><img src=x onerror=alert(2)>curl/8.5.0'
+    other = Browser(browser.base_url)
+    await other.get(f"/login?user={urllib.parse.quote(name)}", headers={"User-Agent": hostile})
+    page = (await browser.get("/sessions", headers=HTML)).text
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; is logged in on 2 devices." in page
+    assert f'title="{firefox}">Firefox 133 on Windows</span>' in page
+    assert 'title="&quot;&gt;&lt;img src=x onerror=alert(2)&gt;curl/8.5.0">' in page
+    assert page.count('action="/sessions/revoke"') == 1
+    assert page.count('id="others"') == 1
+    assert page.count("You are logged in.") == 1
+    assert "login?user=%3Cscript%3Ealert%281%29%3C/script%3E" in page
+
+
+@pytest.mark.gen_test
+async def test_a_name_must_be_short_and_printable(serve: Callable[..., Browser]) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    for name in ("x" * (demo.MAX_NAME + 1), "a%0Ab"):
+        response = await browser.get(f"/login?user={name}")
+        assert response.code == 400
+        assert demo.COOKIE not in browser.jar
+    assert (await browser.get("/login?user=" + "x" * demo.MAX_NAME)).code == 200
+    assert (await browser.get("/login?user=%20")).code == 200  # blank: the default name
+    assert (await browser.get("/sessions")).text.startswith(f"{demo.DEFAULT_USER} is logged")
+
+
+CHROME = "Mozilla/5.0 ({}) AppleWebKit/537.36 (KHTML, like Gecko) {} Safari/537.36"
+SAFARI = "Mozilla/5.0 ({}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 {}Safari/605.1.15"
+
+
+@pytest.mark.parametrize(
+    ("agent", "name"),
+    [
+        (CHROME.format("X11; Linux x86_64", "Chrome/131.0.0.0"), "Chrome 131 on Linux"),
+        (
+            CHROME.format("Windows NT 10.0; Win64; x64", "Chrome/131.0.0.0 Edg/131.0.2903.86"),
+            "Edge 131 on Windows",
+        ),
+        (
+            CHROME.format("Windows NT 10.0; Win64; x64", "Chrome/130.0.0.0 OPR/115.0.0.0"),
+            "Opera 115 on Windows",
+        ),
+        (CHROME.format("Linux; Android 10; K", "Chrome/131.0.0.0 Mobile"), "Chrome 131 on Android"),
+        (
+            CHROME.format("Linux; Android 14; SM-S918B", "SamsungBrowser/26.0 Chrome/122.0.0.0"),
+            "Samsung Internet 26 on Android",
+        ),
+        (CHROME.format("X11; CrOS x86_64 14541.0.0", "Chrome/131.0.0.0"), "Chrome 131 on ChromeOS"),
+        (
+            CHROME.format("X11; Linux x86_64", "HeadlessChrome/131.0.6778.33"),
+            "Headless Chrome 131 on Linux",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox 133 on Windows",
+        ),
+        (
+            "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox 133 on Linux",
+        ),
+        (SAFARI.format("Macintosh; Intel Mac OS X 10_15_7", ""), "Safari 17 on macOS"),
+        (
+            SAFARI.format("iPhone; CPU iPhone OS 17_6 like Mac OS X", "Mobile/15E148 "),
+            "Safari 17 on iOS",
+        ),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+            "Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+            "Chrome 131 on iPadOS",
+        ),
+        ("curl/8.5.0", "curl 8.5"),
+        ("Wget/1.21.4", "Wget 1.21"),
+        ("python-requests/2.32.3", "python-requests 2.32"),
+        (
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Googlebot 2.1",
+        ),
+        ("", "Unknown client"),
+        (None, "Unknown client"),
+        ("x" * 100, "x" * 39 + "\u2026"),
+    ],
+)
+def test_browsers_are_told_apart(agent: str | None, name: str) -> None:
+    assert demo.describe_agent(agent) == name
