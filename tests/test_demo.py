@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import tornado
 from tornado.testing import bind_unused_port
 
 import demo
-from tests.helpers import Browser
+from tests.helpers import Browser, OwnRedis, free_port, require_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+CURL_HINT = "install it (Debian/Ubuntu: apt-get install curl) to run the curl walkthroughs"
+MAKE_HINT = "install it (Debian/Ubuntu: apt-get install make) to run the make recipes"
 
 
 async def walk(browser: Browser) -> None:
@@ -428,3 +435,167 @@ SAFARI = "Mozilla/5.0 ({}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6
 )
 def test_browsers_are_told_apart(agent: str | None, name: str) -> None:
     assert demo.describe_agent(agent) == name
+
+
+def curl_lines(text: str) -> list[tuple[str, str]]:
+    """The ``curl ... # expected`` lines of *text*: (command, expected output)."""
+    found = []
+    for line in text.splitlines():
+        command, _, expected = line.strip().removeprefix("$ ").partition("#")
+        if command.startswith("curl "):
+            found.append((command.strip(), expected.strip()))
+    return found
+
+
+def shell(line: str) -> list[str]:
+    """The arguments that run a documented command *line* as a shell does."""
+    return [require_binary("bash", "install bash"), "-c", line]
+
+
+def jar_value(jar: Path, name: str) -> str | None:
+    """The value of cookie *name* in curl's cookie jar (Netscape format)."""
+    for line in jar.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) == 7 and fields[5] == name:
+            return fields[6]
+    return None
+
+
+def run_curl(command: str, cwd: Path) -> str:
+    """Run a documented curl command line as a shell would, in *cwd* (where
+    its ``jar`` goes)."""
+    require_binary("curl", CURL_HINT)
+    done = subprocess.run(
+        shell(command), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, (command, done.stderr)
+    return done.stdout
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"nothing listens on {port}: {log.read_text()}"
+            time.sleep(0.05)
+
+
+def test_the_printed_walkthrough_runs_verbatim_with_curl(tmp_path: Path) -> None:
+    """The five curl lines demo.py prints, run as printed, print what their
+    comments say."""
+    port = free_port()
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "demo.py", f"--port={port}"], cwd=ROOT, stdout=out, stderr=out
+        )
+    try:
+        wait_for_port(port, proc, log)
+        lines = curl_lines(log.read_text())
+        assert len(lines) == 5, log.read_text()
+        for command, expected in lines:
+            assert command.startswith("curl -c jar -b jar http://127.0.0.1:")
+            assert run_curl(command, tmp_path) == expected + "\n", command
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert "Traceback" not in log.read_text()
+
+
+def recipe() -> list[str]:
+    """The command lines of docs/deployment.rst's "A recipe on one machine"."""
+    text = (ROOT / "docs" / "deployment.rst").read_text()
+    section = text[text.index("A recipe on one machine") :]
+    block = section[section.index(".. code-block:: console") :].splitlines()[1:]
+    lines = []
+    for line in block:
+        if line.startswith("   $ "):
+            lines.append(line.removeprefix("   $ "))
+        elif lines:
+            break
+    return lines
+
+
+def test_the_deployment_recipe_runs_verbatim_through_make_demo(
+    own_redis: OwnRedis, tmp_path: Path
+) -> None:
+    """docs/deployment.rst's two-process recipe, line by line as a shell
+    runs it: ``make demo-env``, the key in the environment, two ``make
+    demo ARGS=...`` in the background on one Redis, and the curl lines,
+    whose output is what their comments say. The test's own redis-server
+    stands in for the first line, free ports for the recipe's."""
+    require_binary("make", MAKE_HINT)
+    lines = recipe()
+    assert lines[0] == 'redis-server --port 6380 --save "" --appendonly no --daemonize yes'
+    ports = {"6380": str(own_redis.port), "8001": str(free_port()), "8002": str(free_port())}
+
+    def here(line: str) -> str:
+        for documented, free in ports.items():
+            line = line.replace(documented, free)
+        return line
+
+    env = {name: value for name, value in os.environ.items() if name != "TORNSESS_SECRET"}
+    if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve() and "PYTHON" not in env:
+        # These tests run in the .venv that make demo reuses: have make check
+        # it against the Python that made it, as it was made by make, so
+        # that a python3 of another version does not rebuild it under them.
+        env["PYTHON"] = os.path.realpath(sys.executable)
+    demos: list[tuple[subprocess.Popen[bytes], Path]] = []
+    curls = 0
+    try:
+        for line in map(here, lines[1:]):
+            if line.startswith("export "):
+                name = line.removeprefix("export ").partition("=")[0]
+                shown = subprocess.run(
+                    shell(f'{line} && printf %s "${name}"'),
+                    cwd=ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=True,
+                )
+                assert len(shown.stdout) >= 32, shown
+                env[name] = shown.stdout
+            elif line.endswith(" &"):
+                log = tmp_path / f"demo{len(demos)}.log"
+                with open(log, "wb") as out:
+                    proc = subprocess.Popen(
+                        shell(line.removesuffix(" &")),
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=out,
+                        start_new_session=True,
+                    )
+                demos.append((proc, log))
+            elif line.startswith("curl "):
+                if curls == 0:  # "wait until both have printed their walkthrough"
+                    for (proc, log), port in zip(
+                        demos, (ports["8001"], ports["8002"]), strict=True
+                    ):
+                        wait_for_port(int(port), proc, log)
+                command, _, expected = line.partition("#")
+                assert run_curl(command, tmp_path) == expected.strip() + "\n", line
+                curls += 1
+                if curls == 1:  # logged in: a signed cookie, longer than a bare id
+                    assert len(jar_value(tmp_path / "jar", demo.COOKIE) or "") > 43
+            else:
+                subprocess.run(shell(line), cwd=ROOT, env=env, check=True, timeout=600)
+        assert (len(demos), curls) == (2, 4)
+        assert jar_value(tmp_path / "jar", demo.COOKIE) is None  # logged out
+        for _, log in demos:
+            text = log.read_text()
+            assert "--encoder=signed --store=redis://127.0.0.1:" in text  # make's echo
+            assert "secret cake" in text and "will not survive a restart" not in text
+    finally:
+        for proc, _ in demos:  # as `kill %1 %2` does: the whole job
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    for _, log in demos:
+        assert "demo.py: stopped" in log.read_text()
