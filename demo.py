@@ -1,18 +1,61 @@
 """The "secret cake" example of the Iris sessions documentation, on Tornado.
 
 Run ``python demo.py`` (or ``make demo``) and follow the curl walkthrough it
-prints: ``/secret`` is forbidden until ``/login``; ``/logout`` ends it.
+prints: ``/secret`` is forbidden until ``/login``; ``/logout`` ends it. In a
+browser, log in with the form at the top of every page; ``/sessions`` lists
+your devices and logs them out.
+
+Demos get copied into production, so this one defends every request that
+changes a session (log in, log out, log out one device, log out the others)
+the way an application should:
+
+- **Browser pages change state with POST forms only**, each carrying
+  Tornado's XSRF token (``xsrf_cookies=True`` and ``self.xsrf_form_html()``
+  in every form). Tornado refuses a POST without a valid token (403).
+- **Requests that another site started are refused** (403), on POST and GET
+  alike, from the browser's Fetch Metadata: ``Sec-Fetch-Site: cross-site``,
+  and ``same-site`` too, which is a sibling subdomain. The XSRF token alone
+  does not stop a sibling: it is compared with the ``_xsrf`` cookie, and
+  ``shop.example.com`` may set cookies for all of ``example.com`` (cookie
+  tossing). Without Fetch Metadata (an older browser), an ``Origin`` or
+  ``Referer`` that names another host is refused instead. A prefetch or
+  prerender (``Sec-Purpose``, ``Purpose: prefetch``) is refused as well.
+- **The session cookie is host-only** (``disable_subdomain_persistence``):
+  a sibling subdomain is never even sent it.
+
+Why ``GET /login`` and ``GET /logout`` still change state: the curl
+walkthrough uses them, and a name typed in the address bar
+(``/login?user=bob``) is handy. What that costs: GET is meant to be safe, so
+anything may send one without asking the user: a link or a script's
+``location = ...`` on another site (a top-level navigation, which carries the
+``SameSite=Lax`` session cookie), a link preview, a crawler, a browser
+prefetching or prerendering a URL as it is typed. A logout GET is a
+one-click denial of service, and a login GET lets another site log the
+visitor into the attacker's account (login CSRF). So a state-changing GET is
+accepted only when it cannot be one of those: ``Sec-Fetch-Site`` says
+``none`` (the user typed the URL or opened a bookmark) or ``same-origin``,
+or no browser header is there at all (curl sends neither ``Sec-Fetch-Site``
+nor ``Origin``; every current browser sends ``Sec-Fetch-Site`` on every
+request). The residual risk is a browser too old for Fetch Metadata (Safari
+before 16.4) led by a page that hides its ``Referer``. An application
+without curl users should answer GET with a page and change state on POST
+only. (Tornado 6.6's ``cross_origin_protection`` setting does the Fetch
+Metadata check for POST; this demo checks GET too, and runs on Tornado 6.3.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
+import re
 import signal
 import sys
+import urllib.parse
 from typing import Any
 
 import tornado.escape
+import tornado.httputil
 import tornado.web
 from tornado.options import define, options, parse_command_line
 
@@ -22,6 +65,8 @@ from tornsess.encoders import encoding_from_settings
 from tornsess.keys import generate_key
 
 COOKIE = "mycookiesessionnameid"
+DEFAULT_USER = "alice"
+MAX_NAME = 64
 
 define("port", default=8080, type=int, help="port to listen on")
 define("address", default="127.0.0.1", help="address to listen on")
@@ -33,13 +78,56 @@ define(
 )
 define("store", default="memory", help="session store: memory, sqlite:PATH or redis://HOST:PORT/DB")
 
+escape = tornado.escape.xhtml_escape
 
 PAGES = (
+    ("/", "Home"),
     ("/secret", "Secret"),
-    ("/login", "Log in"),
     ("/sessions", "Your devices"),
-    ("/logout", "Log out"),
 )
+
+STYLE = """\
+body { font: 16px/1.5 system-ui, sans-serif; color: #1f2328; max-width: 56rem;
+       margin: 0 auto; padding: 0 1.25rem 3rem; }
+header { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between;
+         gap: .5rem 1.5rem; padding: .9rem 0; border-bottom: 1px solid #d8dee4;
+         margin-bottom: 1.5rem; }
+nav { display: flex; gap: 1.25rem; }
+nav a { color: #0969da; text-decoration: none; }
+nav a[aria-current] { color: inherit; font-weight: 600; }
+#account { display: flex; align-items: center; gap: .6rem; white-space: nowrap; }
+#account .who { font-weight: 600; }
+form { display: inline-flex; align-items: center; gap: .4rem; margin: 0; white-space: nowrap; }
+label { color: #57606a; }
+input { font: inherit; padding: .2rem .5rem; width: 9rem; border: 1px solid #d0d7de;
+        border-radius: .375rem; }
+button { font: inherit; padding: .25rem .85rem; border: 1px solid #d0d7de; border-radius: .375rem;
+         background: #f6f8fa; color: inherit; cursor: pointer; white-space: nowrap; }
+button:hover { background: #eef1f4; }
+button.danger { color: #cf222e; }
+button.danger:hover { background: #cf222e; border-color: #cf222e; color: #fff; }
+h1 { font-size: 1.6rem; margin: 0 0 .5rem; }
+#message { font-size: 1.1rem; }
+.state { color: #57606a; }
+.hint { color: #57606a; }
+.refused { border-left: 4px solid #cf222e; padding: .2rem .8rem; background: #fff5f5; }
+code { font-size: .9em; background: #f6f8fa; padding: .1rem .3rem; border-radius: .25rem; }
+pre { background: #f6f8fa; padding: .5rem .75rem; border-radius: .375rem; overflow-x: auto; }
+pre code { padding: 0; }
+.table { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+th, td { text-align: left; padding: .55rem .6rem; border-bottom: 1px solid #d8dee4;
+         vertical-align: middle; }
+th { color: #57606a; font-size: .9rem; font-weight: 600; }
+tr.device td { height: 2.4rem; }
+td.nowrap, td.action { white-space: nowrap; }
+td.action { text-align: right; }
+.agent { cursor: help; text-decoration: underline dotted #8c959f; }
+.badge { display: inline-block; padding: .05rem .65rem; border-radius: 1rem; font-size: .85rem;
+         background: #ddf4ff; color: #0550ae; white-space: nowrap; }
+.others { display: flex; justify-content: flex-end; }
+@media (max-width: 40rem) { .wide { display: none; } }
+"""
 
 PAGE = """\
 <!doctype html>
@@ -50,24 +138,136 @@ PAGE = """\
 <link rel="icon" href="data:,">
 <title>{title} - tornsess demo</title>
 <style>
-body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 48rem;
-       margin: 3rem auto; padding: 0 1rem; }}
-nav a {{ margin-right: 1rem; }}
-.state {{ color: #555; }}
-table {{ border-collapse: collapse; width: 100%; margin: 1rem 0; }}
-td, th {{ text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; }}
-form {{ display: inline; }}
-</style>
+{style}</style>
 </head>
 <body>
-<nav>{nav}</nav>
+<header><nav>{nav}</nav><div id="account">{account}</div></header>
+<main>
 <h1>{title}</h1>
-<p id="message">{message}</p>
-<p class="state" id="state">{state}</p>
-{extra}
+<p id="message"{message_class}>{message}</p>
+{state}{extra}
+</main>
 </body>
 </html>
 """
+
+# -- telling devices apart -------------------------------------------------------------
+
+_PRODUCT = re.compile(r"([A-Za-z][A-Za-z0-9_.-]*)/([0-9][0-9A-Za-z_.]*)")
+# Checked in this order: Edge, Opera and the others also name Chrome and
+# Safari in their User-Agent, and Chrome names Safari.
+_BROWSERS = (
+    ("Edg", "Edge"),
+    ("EdgA", "Edge"),
+    ("EdgiOS", "Edge"),
+    ("OPR", "Opera"),
+    ("SamsungBrowser", "Samsung Internet"),
+    ("YaBrowser", "Yandex Browser"),
+    ("Vivaldi", "Vivaldi"),
+    ("FxiOS", "Firefox"),
+    ("Firefox", "Firefox"),
+    ("CriOS", "Chrome"),
+    ("HeadlessChrome", "Headless Chrome"),
+    ("Chromium", "Chromium"),
+    ("Chrome", "Chrome"),
+)
+# Android's agents also say Linux, iPhones' say "like Mac OS X".
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("CrOS", "ChromeOS"),
+    ("Macintosh", "macOS"),
+    ("Linux", "Linux"),
+    ("FreeBSD", "FreeBSD"),
+    ("OpenBSD", "OpenBSD"),
+)
+# Tokens that name no browser of their own.
+_ENGINE_TOKENS = {"Mozilla", "AppleWebKit", "Gecko", "KHTML", "Version", "Safari", "Mobile"}
+
+
+def _version(text: str, parts: int) -> str:
+    return ".".join(text.split(".")[:parts])
+
+
+def describe_agent(agent: str | None) -> str:
+    """A short name for the client that sent *agent* (a User-Agent header),
+    such that a person can tell their devices apart: ``"Chrome 131 on
+    Linux"``, ``"Firefox 133 on Windows"``, ``"Safari 17 on iOS"``, ``"curl
+    8.5"``. Browsers get their major version and system; other programs
+    their name and major.minor version; anything else its first 40
+    characters.
+
+    A few lines of our own rather than ``ua-parser`` (uap-core's 200 KB of
+    patterns): a device list needs a handful of families, and the full
+    header goes in the page's tooltip anyway."""
+    agent = (agent or "").strip()
+    if not agent:
+        return "Unknown client"
+    products: dict[str, str] = {}
+    for name, version in _PRODUCT.findall(agent):
+        products.setdefault(name, version)
+    if not agent.startswith("Mozilla/"):
+        match = _PRODUCT.match(agent)
+        if match:
+            return f"{match[1]} {_version(match[2], 2)}"
+        return agent if len(agent) <= 40 else agent[:39] + "\u2026"
+    browser = next(
+        (
+            f"{label} {_version(products[token], 1)}"
+            for token, label in _BROWSERS
+            if token in products
+        ),
+        None,
+    )
+    if browser is None and "Safari" in products and "Version" in products:
+        browser = f"Safari {_version(products['Version'], 1)}"
+    if browser is None:
+        other = next((name for name in products if name not in _ENGINE_TOKENS), None)
+        if other is None:
+            return agent if len(agent) <= 40 else agent[:39] + "\u2026"
+        return f"{other} {_version(products[other], 2)}"
+    comment = agent[agent.find("(") + 1 : agent.find(")")] if "(" in agent else ""
+    system = next((label for token, label in _SYSTEMS if token in comment), None)
+    return browser if system is None else f"{browser} on {system}"
+
+
+# -- requests that change the session ----------------------------------------------
+
+
+def _names_this_host(url: str, host: str) -> bool:
+    """Whether the Origin or Referer *url* is on *host* (host and port, as
+    the Host header gives them; the scheme is left out, as Tornado does,
+    since a proxy may terminate TLS)."""
+    return urllib.parse.urlsplit(url).netloc.lower() == host.lower()
+
+
+def foreign_request(request: tornado.httputil.HTTPServerRequest) -> str | None:
+    """Why *request* must not change the session: another site, or a
+    prefetch, may have started it. ``None`` when it may."""
+    headers = request.headers
+    if "Sec-Purpose" in headers or "prefetch" in headers.get("Purpose", "").lower():
+        return "a prefetch or prerender cannot change your session"
+    site = headers.get("Sec-Fetch-Site")
+    if site in ("same-origin", "none"):  # this site's pages; a typed URL or a bookmark
+        return None
+    if site in ("cross-site", "same-site"):
+        return f"another site started this request (Sec-Fetch-Site: {site})"
+    if site is not None:
+        return "an unknown Sec-Fetch-Site value"
+    for name in ("Origin", "Referer"):
+        value = headers.get(name)
+        if value is not None and not _names_this_host(value, request.host):
+            return f"another site started this request ({name} names another host)"
+    return None  # no browser header at all: curl and other programs
+
+
+# -- pages -------------------------------------------------------------------------------
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 class DemoHandler(SessionMixin, tornado.web.RequestHandler):
@@ -80,46 +280,189 @@ class DemoHandler(SessionMixin, tornado.web.RequestHandler):
     def wants_html(self) -> bool:
         return "text/html" in self.request.headers.get("Accept", "")
 
-    def reply(self, title: str, message: str, status: int = 200, extra: str = "") -> None:
+    def origin(self) -> str:
+        return f"{self.request.protocol}://{self.request.host}"
+
+    def account(self) -> str:
+        """The header's right side: who is logged in and a logout button,
+        or the login form."""
+        xsrf = self.xsrf_form_html()
+        if self.logged_in():
+            return (
+                f'<span class="who" id="who">{escape(str(self.current_user))}</span>'
+                f'<form method="post" action="/logout">{xsrf}'
+                '<button type="submit" id="logout">Log out</button></form>'
+            )
+        return (
+            f'<form method="post" action="/login" id="login-form">{xsrf}'
+            '<label for="user">Name</label>'
+            f'<input id="user" name="user" value="{DEFAULT_USER}" maxlength="{MAX_NAME}" required>'
+            '<button type="submit" id="login">Log in</button></form>'
+        )
+
+    def page(
+        self,
+        title: str,
+        message: str,
+        *,
+        extra: str = "",
+        account: bool = True,
+        refused: bool = False,
+    ) -> str:
+        """The HTML page; *message* is text (escaped here), *extra* HTML."""
+        nav = "".join(
+            f'<a href="{href}"{" aria-current=page" if href == self.request.path else ""}>'
+            f"{escape(label)}</a>"
+            for href, label in PAGES
+        )
+        state = ""
+        if account:
+            text = "You are logged in." if self.logged_in() else "You are not logged in."
+            state = f'<p class="state" id="state">{text}</p>\n'
+        return PAGE.format(
+            title=escape(title),
+            style=STYLE,
+            nav=nav,
+            account=self.account() if account else "",
+            message=escape(message),
+            message_class=' class="refused"' if refused else "",
+            state=state,
+            extra=extra,
+        )
+
+    def reply(
+        self,
+        title: str,
+        message: str,
+        status: int = 200,
+        *,
+        html: str | None = None,
+        extra: str = "",
+        refused: bool = False,
+    ) -> None:
+        """*message* as text/plain for curl; for a browser, a page titled
+        *title* that says *html* (text; default *message*), then *extra*."""
         self.set_status(status)
         if not self.wants_html():
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
             self.finish(message + "\n")
             return
-        escape = tornado.escape.xhtml_escape
-        nav = "".join(f'<a href="{href}">{escape(label)}</a>' for href, label in PAGES)
-        state = "You are logged in." if self.logged_in() else "You are not logged in."
-        self.finish(
-            PAGE.format(
-                title=escape(title), nav=nav, message=escape(message), state=state, extra=extra
-            )
+        page = self.page(title, message if html is None else html, extra=extra, refused=refused)
+        self.finish(page)
+
+    def refuse_foreign(self) -> bool:
+        """Answer 403 (and return True) if another site may have started
+        this state-changing request; see the module's docstring."""
+        reason = foreign_request(self.request)
+        if reason is None:
+            return False
+        self.reply(
+            "Forbidden",
+            f"Forbidden: {reason}",
+            403,
+            html=f"Refused: {reason}. Only this site's own pages can log you in or out.",
+            refused=True,
         )
+        return True
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Error pages in the demo's style, with nothing from the session
+        (which may be what failed)."""
+        reason = http.client.responses.get(status_code, "Error")
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = reason
+        if isinstance(error, tornado.web.HTTPError) and "xsrf" in (error.log_message or "").lower():
+            message = (
+                "Forbidden: this form came without a valid XSRF token "
+                "(from another page, or an old copy of this one). Reload the page and try again."
+            )
+        if not self.wants_html():
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(message + "\n")
+            return
+        self.finish(self.page(reason, message, account=False, refused=status_code == 403))
+
+
+def login_hint(origin: str, name: str, lead: str = "") -> str:
+    """How to log in (as *name*), as HTML, after *lead* (HTML)."""
+    url = f"{origin}/login?user={urllib.parse.quote(name)}"
+    return (
+        f'<div class="hint" id="hint"><p>{lead}There is no password in this demo: any name '
+        "logs in, with the form at the top or by opening "
+        "<code>/login?user=NAME</code> in the address bar. From a terminal:</p>\n"
+        f"<pre><code>curl -c jar -b jar {escape(url)}</code></pre></div>\n"
+    )
 
 
 class HomeHandler(DemoHandler):
     def get(self) -> None:
-        self.reply("The secret cake", "Log in to see the secret: /login, /secret, /logout.")
+        intro = (
+            "<p>The secret cake is for logged-in visitors only. Your session lives in the "
+            f"<code>{COOKIE}</code> cookie (HttpOnly, SameSite=Lax, on this host only); "
+            '<a href="/sessions">Your devices</a> lists where you are logged in.</p>\n'
+        )
+        self.reply(
+            "The secret cake",
+            "Log in to see the secret: /login, /secret, /logout.",
+            html="Open Secret to see it." if self.logged_in() else "Log in to see the secret.",
+            extra=intro + login_hint(self.origin(), "NAME"),
+        )
 
 
 class SecretHandler(DemoHandler):
     def get(self) -> None:
         if not self.logged_in():
-            self.reply("Forbidden", "Forbidden", 403)
+            self.reply(
+                "Forbidden",
+                "Forbidden",
+                403,
+                html="The secret is for logged-in visitors only.",
+                extra=login_hint(self.origin(), "NAME"),
+            )
             return
         self.reply("Secret", "The cake is a lie!")
 
 
 class LoginHandler(DemoHandler):
+    """``POST /login`` from the form; ``GET /login?user=NAME`` for curl and a
+    typed URL (refused when another site started it)."""
+
     async def get(self) -> None:
+        if not self.refuse_foreign():
+            await self.log_in(self.get_query_argument("user", DEFAULT_USER))
+
+    async def post(self) -> None:
+        if not self.refuse_foreign():
+            await self.log_in(self.get_body_argument("user", DEFAULT_USER))
+
+    async def log_in(self, name: str) -> None:
+        name = name.strip() or DEFAULT_USER
+        if len(name) > MAX_NAME or not name.isprintable():
+            self.reply("Bad name", f"A name has at most {MAX_NAME} printable characters.", 400)
+            return
         # Authentication goes here. login() binds the session to the user and
         # gives it a new id (against session fixation).
-        await self.session.login(self.get_argument("user", "alice"))
+        await self.session.login(name)
         self.session.set("authenticated", True)
+        if self.wants_html():
+            self.redirect("/sessions", status=303)  # a reload does not log in again
+            return
         self.reply("Logged in", "You are logged in.")
 
 
 class LogoutHandler(DemoHandler):
+    """``POST /logout`` from the button; ``GET /logout`` for curl and a
+    typed URL (refused when another site started it)."""
+
     async def get(self) -> None:
+        if not self.refuse_foreign():
+            await self.log_out()
+
+    async def post(self) -> None:
+        if not self.refuse_foreign():
+            await self.log_out()
+
+    async def log_out(self) -> None:
         await self.sessions.destroy(self)
         self.reply("Logged out", "You are logged out.")
 
@@ -131,45 +474,77 @@ class SessionsHandler(DemoHandler):
     async def get(self) -> None:
         user = self.current_user
         if not user or not self.logged_in():
-            self.reply("Forbidden", "Forbidden", 403)
+            self.reply(
+                "Forbidden",
+                "Forbidden",
+                403,
+                html="Log in to see the devices you are logged in on.",
+                extra=login_hint(self.origin(), "NAME"),
+            )
             return
         devices = await self.sessions.user_sessions(user, handler=self)
-        escape = tornado.escape.xhtml_escape
-        lines, rows = [], []
+        devices.sort(key=lambda device: not device.current)  # this one first, then newest
+        message = f"{user} is logged in on {plural(len(devices), 'device')}."
+        if not self.wants_html():
+            lines = [message]
+            for device in devices:
+                since = device.created.strftime("%Y-%m-%d %H:%M UTC")
+                seen = device.last_seen.strftime("%Y-%m-%d %H:%M UTC")
+                mark = "this device" if device.current else ""
+                lines.append(
+                    f"{device.handle}  {describe_agent(device.user_agent)}  since {since}  "
+                    f"seen {seen}  {device.ip or '-'}  {mark}".rstrip()
+                )
+            self.reply("Your devices", "\n".join(lines))
+            return
+        self.reply("Your devices", message, extra=self.devices_table(str(user), devices))
+
+    def devices_table(self, user: str, devices: list[tornsess.SessionInfo]) -> str:
+        xsrf = self.xsrf_form_html()
+        rows = []
         for device in devices:
-            seen = device.last_seen.strftime("%Y-%m-%d %H:%M UTC")
-            since = device.created.strftime("%Y-%m-%d %H:%M UTC")
-            where = device.ip or "-"
-            browser = device.user_agent or "-"
-            mark = "this device" if device.current else ""
-            lines.append(f"{device.handle}  since {since}  seen {seen}  {where}  {mark}".rstrip())
-            button = (
-                ""
-                if device.current
-                else f'<form method="post" action="/sessions/revoke">'
-                f'<input type="hidden" name="handle" value="{escape(device.handle)}">'
-                f'<button type="submit">Log out</button></form>'
-            )
+            agent = device.user_agent or ""
+            if device.current:
+                action = '<span class="badge">This device</span>'
+            else:
+                action = (
+                    f'<form method="post" action="/sessions/revoke">{xsrf}'
+                    f'<input type="hidden" name="handle" value="{escape(device.handle)}">'
+                    '<button type="submit" class="danger">Log out</button></form>'
+                )
             rows.append(
-                f'<tr class="device" data-current="{str(device.current).lower()}">'
-                f"<td>{escape(since)}</td><td>{escape(seen)}</td><td>{escape(where)}</td>"
-                f"<td>{escape(browser[:48])}</td><td>{escape(mark)}</td><td>{button}</td></tr>"
+                f'<tr class="device" data-current="{str(device.current).lower()}" '
+                f'data-handle="{escape(device.handle)}">'
+                f'<td><span class="agent" title="{escape(agent)}">'
+                f"{escape(describe_agent(agent))}</span></td>"
+                f'<td class="nowrap wide">{escape(device.ip or "-")}</td>'
+                f'<td class="nowrap wide">{device.created.strftime("%Y-%m-%d %H:%M")}</td>'
+                f'<td class="nowrap">{device.last_seen.strftime("%Y-%m-%d %H:%M")}</td>'
+                f'<td class="action">{action}</td></tr>'
             )
         table = (
-            "<table><tr><th>Since</th><th>Last seen</th><th>IP</th><th>Browser</th>"
-            "<th></th><th></th></tr>" + "".join(rows) + "</table>"
-            '<form method="post" action="/sessions/revoke-others">'
-            '<button type="submit" id="others">Log out all other devices</button></form>'
+            '<div class="table"><table id="devices"><thead><tr><th>Browser</th>'
+            '<th class="wide">IP address</th><th class="wide">Logged in (UTC)</th>'
+            "<th>Last seen (UTC)</th><th></th></tr></thead>"
+            "<tbody>" + "".join(rows) + "</tbody></table></div>\n"
         )
-        message = f"{user} is logged in on {len(devices)} device(s)."
-        if not self.wants_html():
-            self.reply("Your devices", "\n".join([message, *lines]))
-            return
-        self.reply("Your devices", message, extra=table)
+        if any(not device.current for device in devices):
+            table += (
+                f'<div class="others"><form method="post" action="/sessions/revoke-others">{xsrf}'
+                '<button type="submit" id="others" class="danger">'
+                "Log out all other devices</button></form></div>\n"
+            )
+        lead = (
+            "To add a device, open this demo in another browser or a private window "
+            f"and log in there as <strong>{escape(user)}</strong>. "
+        )
+        return table + login_hint(self.origin(), user, lead)
 
 
 class RevokeHandler(DemoHandler):
     async def post(self, which: str) -> None:
+        if self.refuse_foreign():
+            return
         user = self.current_user
         if not user or not self.logged_in():
             self.reply("Forbidden", "Forbidden", 403)
@@ -199,20 +574,24 @@ def make_sessions(
     """The demo's session manager for ``--encoder``, ``--store`` and ``--secret``.
 
     Signed and SecretBox keys are derived from *secret* as from an
-    Application's ``cookie_secret``.
+    Application's ``cookie_secret``. The cookie is host-only, so that a
+    sibling subdomain is never sent it.
     """
     database = make_database(store)
-    if encoder == "plain":
-        sessions = tornsess.Sessions(cookie=COOKIE, record_client=True)
-    elif encoder in ("signed", "secretbox"):
+    fields: dict[str, Any] = {
+        "cookie": COOKIE,
+        "record_client": True,
+        "disable_subdomain_persistence": True,
+    }
+    if encoder in ("signed", "secretbox"):
         if not secret:
             raise tornsess.ConfigError("secret", f"the {encoder} encoder needs a secret")
-        encoding = encoding_from_settings(encoder, {"cookie_secret": secret})
-        sessions = tornsess.Sessions(cookie=COOKIE, encoding=encoding, record_client=True)
-    else:
+        fields["encoding"] = encoding_from_settings(encoder, {"cookie_secret": secret})
+    elif encoder != "plain":
         raise tornsess.ConfigError(
             "encoder", f"unknown encoder {encoder!r} (plain, signed, secretbox)"
         )
+    sessions = tornsess.Sessions(**fields)
     if database is not None:
         sessions.use_database(database)
     return sessions
@@ -250,7 +629,8 @@ def demo_secret(given: str | None) -> str:
 
 
 def make_app(sessions: tornsess.Sessions | None = None, **settings: Any) -> tornado.web.Application:
-    """The demo Application."""
+    """The demo Application: XSRF tokens on every POST (the ``_xsrf`` cookie
+    HttpOnly and SameSite=Lax, since only forms read it)."""
     return tornado.web.Application(
         [
             (r"/", HomeHandler),
@@ -262,7 +642,11 @@ def make_app(sessions: tornsess.Sessions | None = None, **settings: Any) -> torn
             (r"/favicon.ico", FaviconHandler),
         ],
         sessions=sessions or make_sessions(),
-        **settings,
+        **{
+            "xsrf_cookies": True,
+            "xsrf_cookie_kwargs": {"httponly": True, "samesite": "Lax"},
+            **settings,
+        },
     )
 
 

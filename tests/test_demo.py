@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import tornado
 from tornado.testing import bind_unused_port
 
 import demo
-from tests.helpers import Browser
+from tests.helpers import Browser, OwnRedis, free_port, require_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+CURL_HINT = "install it (Debian/Ubuntu: apt-get install curl) to run the curl walkthroughs"
+MAKE_HINT = "install it (Debian/Ubuntu: apt-get install make) to run the make recipes"
 
 
 async def walk(browser: Browser) -> None:
@@ -41,10 +50,18 @@ async def walk(browser: Browser) -> None:
 ENCODERS = ["plain", "signed", "secretbox"]
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def xsrf_token(browser: Browser) -> str:
+    """The token a browser gets with any page (and keeps in its ``_xsrf``
+    cookie), as a form field would carry it."""
+    await browser.get("/", headers=HTML)
+    return browser.jar["_xsrf"]
 
 
 @pytest.mark.gen_test
-async def test_browsers_get_pages_with_title_state_and_links(
+async def test_browsers_get_pages_with_title_state_and_forms(
     serve: Callable[..., Browser],
 ) -> None:
     browser = serve(demo.make_app(demo.make_sessions()))
@@ -53,19 +70,169 @@ async def test_browsers_get_pages_with_title_state_and_links(
     assert forbidden.headers["Content-Type"].startswith("text/html")
     assert "<title>Forbidden - tornsess demo</title>" in forbidden.text
     assert "You are not logged in." in forbidden.text
-    for link in ('href="/login"', 'href="/secret"', 'href="/logout"'):
+    for link in ('href="/"', 'href="/secret"', 'href="/sessions"'):
         assert link in forbidden.text
-    await browser.get("/login", headers=HTML)
+    # No link changes state; the login form posts, with the token.
+    assert 'href="/login' not in forbidden.text and 'href="/logout' not in forbidden.text
+    assert '<form method="post" action="/login"' in forbidden.text
+    token = browser.jar["_xsrf"]
+    assert f'name="_xsrf" value="{token}"' in forbidden.text
+    assert "<code>/login?user=NAME</code>" in forbidden.text
+    no_token = await browser.post("/login", "user=ann", headers={**HTML, **FORM})
+    assert no_token.code == 403
+    assert "XSRF token" in no_token.text
+    login = await browser.post("/login", f"user=ann&_xsrf={token}", headers={**HTML, **FORM})
+    assert (login.code, login.headers["Location"]) == (303, "/sessions")
+    devices = await browser.get("/sessions", headers=HTML)
+    assert devices.text.count("You are logged in.") == 1
+    assert "ann is logged in on 1 device." in devices.text
     cake = await browser.get("/secret", headers=HTML)
     assert cake.code == 200
     assert "The cake is a lie!" in cake.text
     assert "You are logged in." in cake.text
+    assert '<form method="post" action="/logout">' in cake.text
     home = await browser.get("/", headers=HTML)
-    assert home.code == 200 and "<title>" in home.text
+    assert home.code == 200 and "<title>The secret cake - tornsess demo</title>" in home.text
     icon = await browser.get("/favicon.ico")
     assert (icon.code, icon.text) == (204, "")
-    logout = await browser.get("/logout", headers=HTML)
-    assert "You are not logged in." in logout.text
+    logout = await browser.post("/logout", f"_xsrf={token}", headers={**HTML, **FORM})
+    assert logout.code == 200
+    assert "You are logged out." in logout.text and "You are not logged in." in logout.text
+    assert (await browser.get("/secret")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_curl_may_post_too(serve: Callable[..., Browser]) -> None:
+    """``curl -d`` works once it sends the token of its ``_xsrf`` cookie."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    token = await xsrf_token(browser)
+    login = await browser.post("/login", f"user=cat&_xsrf={token}", headers=FORM)
+    assert (login.code, login.text) == (200, "You are logged in.\n")
+    assert (await browser.get("/sessions")).text.startswith("cat is logged in on 1 device.")
+    logout = await browser.post("/logout", "", headers={"X-XSRFToken": token})
+    assert (logout.code, logout.text) == (200, "You are logged out.\n")
+    assert (await browser.get("/secret")).code == 403
+
+
+# Requests that another site (or a prefetch) may have started: refused.
+FOREIGN = [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Sec-Fetch-Site": "something-new"},
+    {"Sec-Fetch-Site": "none", "Sec-Purpose": "prefetch;prerender"},
+    {"Purpose": "prefetch"},
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Referer": "http://shop.example.com/page"},
+]
+# Typed URLs, this site's own pages, and programs: allowed.
+OWN = [
+    {},
+    {"Sec-Fetch-Site": "none"},
+    {"Sec-Fetch-Site": "same-origin", "Origin": "ORIGIN"},
+    {"Origin": "ORIGIN"},
+    {"Referer": "ORIGIN/sessions"},
+]
+
+
+def own(headers: dict[str, str], browser: Browser) -> dict[str, str]:
+    return {name: value.replace("ORIGIN", browser.base_url) for name, value in headers.items()}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("headers", FOREIGN)
+async def test_a_get_that_another_site_started_changes_nothing(
+    serve: Callable[..., Browser], headers: dict[str, str]
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    await browser.get("/login?user=eve")
+    session = browser.jar[demo.COOKIE]
+    logout = await browser.get("/logout", headers=headers)
+    assert logout.code == 403
+    assert logout.text.startswith("Forbidden: ")
+    login = await browser.get("/login?user=mallory", headers={**headers, **HTML})
+    assert login.code == 403
+    assert "Refused: " in login.text and "Only this site" in login.text
+    assert browser.jar[demo.COOKIE] == session
+    assert (await browser.get("/secret")).text == "The cake is a lie!\n"
+    assert (await browser.get("/sessions")).text.startswith("eve is logged in")
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("headers", OWN)
+async def test_a_get_from_a_typed_url_this_site_or_curl_logs_out(
+    serve: Callable[..., Browser], headers: dict[str, str]
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    login = await browser.get("/login?user=eve", headers=own(headers, browser))
+    assert (login.code, login.text) == (200, "You are logged in.\n")
+    assert (await browser.get("/secret")).code == 200
+    logout = await browser.get("/logout", headers=own(headers, browser))
+    assert (logout.code, logout.text) == (200, "You are logged out.\n")
+    assert (await browser.get("/secret")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_a_post_needs_the_token_and_this_site(serve: Callable[..., Browser]) -> None:
+    """The XSRF token is checked on every POST; and a token that matches
+    its cookie is still refused from a sibling (same-site), which may have
+    set that cookie itself (cookie tossing)."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    other = Browser(browser.base_url)
+    await browser.get("/login?user=fay")
+    await other.get("/login?user=fay")
+    token = await xsrf_token(browser)
+    for body, headers in [
+        ("", FORM),
+        ("_xsrf=", FORM),
+        ("_xsrf=2|00|00|0", FORM),
+        (f"_xsrf={token}x", FORM),
+        (f"_xsrf={token}", {**FORM, "Sec-Fetch-Site": "same-site"}),
+        (f"_xsrf={token}", {**FORM, "Sec-Fetch-Site": "cross-site"}),
+        (f"_xsrf={token}", {**FORM, "Origin": "http://evil.example"}),
+    ]:
+        refused = await browser.post("/sessions/revoke-others", body, headers=headers)
+        assert refused.code == 403, (body, headers)
+        assert refused.text.startswith("Forbidden: "), refused.text
+        assert (await other.get("/secret")).code == 200, (body, headers)
+    # A sibling that tossed its own _xsrf cookie passes Tornado's check ...
+    tossed = browser.fork()
+    tossed.jar["_xsrf"] = "tossed"
+    sibling = {**FORM, "Sec-Fetch-Site": "same-site"}
+    refused = await tossed.post("/sessions/revoke-others", "_xsrf=tossed", headers=sibling)
+    assert (
+        refused.text == "Forbidden: another site started this request (Sec-Fetch-Site: same-site)\n"
+    )
+    assert (await other.get("/secret")).code == 200
+    # ... which the same request from this site's page passes too.
+    done = await tossed.post(
+        "/sessions/revoke-others", "_xsrf=tossed", headers={**FORM, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert done.code == 303
+    assert (await other.get("/secret")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_the_xsrf_cookie_is_httponly_and_lax(serve: Callable[..., Browser]) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    page = await browser.get("/", headers=HTML)
+    cookie = page.cookie("_xsrf")
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    # curl's walkthrough never asks for a form, so it never gets the cookie.
+    plain = Browser(browser.base_url)
+    await walk(plain)
+    assert "_xsrf" not in plain.jar
+
+
+@pytest.mark.gen_test
+async def test_session_cookie_is_host_only_on_a_domain(serve: Callable[..., Browser]) -> None:
+    """No Domain attribute on app.example.com: a sibling subdomain
+    (shop.example.com) is never sent the session cookie."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    login = await browser.get("/login", headers={"Host": "app.example.com"})
+    assert login.code == 200
+    assert "domain" not in login.cookie(demo.COOKIE)
 
 
 @pytest.mark.gen_test
@@ -159,10 +326,276 @@ async def test_devices_in_plain_text(serve: Callable[..., Browser]) -> None:
     await other.get("/login?user=zoe")
     listing = await browser.get("/sessions")
     lines = listing.text.splitlines()
-    assert lines[0] == "zoe is logged in on 2 device(s)."
+    assert lines[0] == "zoe is logged in on 2 devices."
+    assert lines[1].endswith("this device")  # this one first
     assert sum(line.endswith("this device") for line in lines[1:]) == 1
     assert all("127.0.0.1" in line for line in lines[1:])
-    revoked = await browser.post("/sessions/revoke-others", "")
+    tornado_agent = demo.describe_agent(f"Tornado/{tornado.version}")
+    assert all(f"  {tornado_agent}  since " in line for line in lines[1:])
+    token = await xsrf_token(browser)
+    revoked = await browser.post("/sessions/revoke-others", f"_xsrf={token}", headers=FORM)
     assert revoked.code == 303
     assert (await other.get("/secret")).code == 403
-    assert (await browser.get("/sessions")).text.startswith("zoe is logged in on 1 device(s).")
+    assert (await browser.get("/sessions")).text.startswith("zoe is logged in on 1 device.")
+
+
+@pytest.mark.gen_test
+async def test_devices_page_in_html(serve: Callable[..., Browser]) -> None:
+    """Browsers by name with the whole User-Agent in a tooltip; a revoke
+    form per other device; "Log out all other devices" only when there
+    are others; the name and agents escaped."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    name = "<script>alert(1)</script>"
+    await browser.get(f"/login?user={urllib.parse.quote(name)}", headers={"User-Agent": firefox})
+    alone = await browser.get("/sessions", headers=HTML)
+    assert 'id="others"' not in alone.text
+    assert 'action="/sessions/revoke"' not in alone.text
+    hostile = '"><img src=x onerror=alert(2)>curl/8.5.0'
+    other = Browser(browser.base_url)
+    await other.get(f"/login?user={urllib.parse.quote(name)}", headers={"User-Agent": hostile})
+    page = (await browser.get("/sessions", headers=HTML)).text
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; is logged in on 2 devices." in page
+    assert f'title="{firefox}">Firefox 133 on Windows</span>' in page
+    assert 'title="&quot;&gt;&lt;img src=x onerror=alert(2)&gt;curl/8.5.0">' in page
+    assert page.count('action="/sessions/revoke"') == 1
+    assert page.count('id="others"') == 1
+    assert page.count("You are logged in.") == 1
+    assert "login?user=%3Cscript%3Ealert%281%29%3C/script%3E" in page
+
+
+@pytest.mark.gen_test
+async def test_a_name_must_be_short_and_printable(serve: Callable[..., Browser]) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    for name in ("x" * (demo.MAX_NAME + 1), "a%0Ab"):
+        response = await browser.get(f"/login?user={name}")
+        assert response.code == 400
+        assert demo.COOKIE not in browser.jar
+    assert (await browser.get("/login?user=" + "x" * demo.MAX_NAME)).code == 200
+    assert (await browser.get("/login?user=%20")).code == 200  # blank: the default name
+    assert (await browser.get("/sessions")).text.startswith(f"{demo.DEFAULT_USER} is logged")
+
+
+CHROME = "Mozilla/5.0 ({}) AppleWebKit/537.36 (KHTML, like Gecko) {} Safari/537.36"
+SAFARI = "Mozilla/5.0 ({}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 {}Safari/605.1.15"
+
+
+@pytest.mark.parametrize(
+    ("agent", "name"),
+    [
+        (CHROME.format("X11; Linux x86_64", "Chrome/131.0.0.0"), "Chrome 131 on Linux"),
+        (
+            CHROME.format("Windows NT 10.0; Win64; x64", "Chrome/131.0.0.0 Edg/131.0.2903.86"),
+            "Edge 131 on Windows",
+        ),
+        (
+            CHROME.format("Windows NT 10.0; Win64; x64", "Chrome/130.0.0.0 OPR/115.0.0.0"),
+            "Opera 115 on Windows",
+        ),
+        (CHROME.format("Linux; Android 10; K", "Chrome/131.0.0.0 Mobile"), "Chrome 131 on Android"),
+        (
+            CHROME.format("Linux; Android 14; SM-S918B", "SamsungBrowser/26.0 Chrome/122.0.0.0"),
+            "Samsung Internet 26 on Android",
+        ),
+        (CHROME.format("X11; CrOS x86_64 14541.0.0", "Chrome/131.0.0.0"), "Chrome 131 on ChromeOS"),
+        (
+            CHROME.format("X11; Linux x86_64", "HeadlessChrome/131.0.6778.33"),
+            "Headless Chrome 131 on Linux",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox 133 on Windows",
+        ),
+        (
+            "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox 133 on Linux",
+        ),
+        (SAFARI.format("Macintosh; Intel Mac OS X 10_15_7", ""), "Safari 17 on macOS"),
+        (
+            SAFARI.format("iPhone; CPU iPhone OS 17_6 like Mac OS X", "Mobile/15E148 "),
+            "Safari 17 on iOS",
+        ),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+            "Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+            "Chrome 131 on iPadOS",
+        ),
+        ("curl/8.5.0", "curl 8.5"),
+        ("Wget/1.21.4", "Wget 1.21"),
+        ("python-requests/2.32.3", "python-requests 2.32"),
+        (
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Googlebot 2.1",
+        ),
+        ("", "Unknown client"),
+        (None, "Unknown client"),
+        ("x" * 100, "x" * 39 + "\u2026"),
+    ],
+)
+def test_browsers_are_told_apart(agent: str | None, name: str) -> None:
+    assert demo.describe_agent(agent) == name
+
+
+def curl_lines(text: str) -> list[tuple[str, str]]:
+    """The ``curl ... # expected`` lines of *text*: (command, expected output)."""
+    found = []
+    for line in text.splitlines():
+        command, _, expected = line.strip().removeprefix("$ ").partition("#")
+        if command.startswith("curl "):
+            found.append((command.strip(), expected.strip()))
+    return found
+
+
+def shell(line: str) -> list[str]:
+    """The arguments that run a documented command *line* as a shell does."""
+    return [require_binary("bash", "install bash"), "-c", line]
+
+
+def jar_value(jar: Path, name: str) -> str | None:
+    """The value of cookie *name* in curl's cookie jar (Netscape format)."""
+    for line in jar.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) == 7 and fields[5] == name:
+            return fields[6]
+    return None
+
+
+def run_curl(command: str, cwd: Path) -> str:
+    """Run a documented curl command line as a shell would, in *cwd* (where
+    its ``jar`` goes)."""
+    require_binary("curl", CURL_HINT)
+    done = subprocess.run(
+        shell(command), cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, (command, done.stderr)
+    return done.stdout
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"nothing listens on {port}: {log.read_text()}"
+            time.sleep(0.05)
+
+
+def test_the_printed_walkthrough_runs_verbatim_with_curl(tmp_path: Path) -> None:
+    """The five curl lines demo.py prints, run as printed, print what their
+    comments say."""
+    port = free_port()
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "demo.py", f"--port={port}"], cwd=ROOT, stdout=out, stderr=out
+        )
+    try:
+        wait_for_port(port, proc, log)
+        lines = curl_lines(log.read_text())
+        assert len(lines) == 5, log.read_text()
+        for command, expected in lines:
+            assert command.startswith("curl -c jar -b jar http://127.0.0.1:")
+            assert run_curl(command, tmp_path) == expected + "\n", command
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert "Traceback" not in log.read_text()
+
+
+def recipe() -> list[str]:
+    """The command lines of docs/deployment.rst's "A recipe on one machine"."""
+    text = (ROOT / "docs" / "deployment.rst").read_text()
+    section = text[text.index("A recipe on one machine") :]
+    block = section[section.index(".. code-block:: console") :].splitlines()[1:]
+    lines = []
+    for line in block:
+        if line.startswith("   $ "):
+            lines.append(line.removeprefix("   $ "))
+        elif lines:
+            break
+    return lines
+
+
+def test_the_deployment_recipe_runs_verbatim_through_make_demo(
+    own_redis: OwnRedis, tmp_path: Path
+) -> None:
+    """docs/deployment.rst's two-process recipe, line by line as a shell
+    runs it: ``make demo-env``, the key in the environment, two ``make
+    demo ARGS=...`` in the background on one Redis, and the curl lines,
+    whose output is what their comments say. The test's own redis-server
+    stands in for the first line, free ports for the recipe's."""
+    require_binary("make", MAKE_HINT)
+    lines = recipe()
+    assert lines[0] == 'redis-server --port 6380 --save "" --appendonly no --daemonize yes'
+    ports = {"6380": str(own_redis.port), "8001": str(free_port()), "8002": str(free_port())}
+
+    def here(line: str) -> str:
+        for documented, free in ports.items():
+            line = line.replace(documented, free)
+        return line
+
+    env = {name: value for name, value in os.environ.items() if name != "TORNSESS_SECRET"}
+    if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve() and "PYTHON" not in env:
+        # These tests run in the .venv that make demo reuses: have make check
+        # it against the Python that made it, as it was made by make, so
+        # that a python3 of another version does not rebuild it under them.
+        env["PYTHON"] = os.path.realpath(sys.executable)
+    demos: list[tuple[subprocess.Popen[bytes], Path]] = []
+    curls = 0
+    try:
+        for line in map(here, lines[1:]):
+            if line.startswith("export "):
+                name = line.removeprefix("export ").partition("=")[0]
+                shown = subprocess.run(
+                    shell(f'{line} && printf %s "${name}"'),
+                    cwd=ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=True,
+                )
+                assert len(shown.stdout) >= 32, shown
+                env[name] = shown.stdout
+            elif line.endswith(" &"):
+                log = tmp_path / f"demo{len(demos)}.log"
+                with open(log, "wb") as out:
+                    proc = subprocess.Popen(
+                        shell(line.removesuffix(" &")),
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=out,
+                        start_new_session=True,
+                    )
+                demos.append((proc, log))
+            elif line.startswith("curl "):
+                if curls == 0:  # "wait until both have printed their walkthrough"
+                    for (proc, log), port in zip(
+                        demos, (ports["8001"], ports["8002"]), strict=True
+                    ):
+                        wait_for_port(int(port), proc, log)
+                command, _, expected = line.partition("#")
+                assert run_curl(command, tmp_path) == expected.strip() + "\n", line
+                curls += 1
+                if curls == 1:  # logged in: a signed cookie, longer than a bare id
+                    assert len(jar_value(tmp_path / "jar", demo.COOKIE) or "") > 43
+            else:
+                subprocess.run(shell(line), cwd=ROOT, env=env, check=True, timeout=600)
+        assert (len(demos), curls) == (2, 4)
+        assert jar_value(tmp_path / "jar", demo.COOKIE) is None  # logged out
+        for _, log in demos:
+            text = log.read_text()
+            assert "--encoder=signed --store=redis://127.0.0.1:" in text  # make's echo
+            assert "secret cake" in text and "will not survive a restart" not in text
+    finally:
+        for proc, _ in demos:  # as `kill %1 %2` does: the whole job
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    for _, log in demos:
+        assert "demo.py: stopped" in log.read_text()
