@@ -129,3 +129,24 @@ def test_function_encoding_behaves_like_an_encoding() -> None:
     assert encoding.decode("c", encoding.encode("c", "abc")) == "abc"
     with pytest.raises(tornsess.DecodeError):
         encoding.decode("c", "zzz")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tornsess.Sessions(idle_timout=60),
+        lambda: tornsess.Config(idle_timout=60),  # type: ignore[call-arg]
+        lambda: tornsess.Config.from_mapping({"idle_timout": 60}),
+        lambda: tornsess.sessions_for(Application(sessions={"idle_timout": 60})),
+    ],
+)
+def test_a_misspelt_field_is_a_config_error_with_a_suggestion(make: Any) -> None:
+    with pytest.raises(tornsess.ConfigError, match=r"did you mean 'idle_timeout'\?") as info:
+        make()
+    assert info.value.field == "idle_timout"
+
+
+def test_a_field_name_far_from_any_gets_no_suggestion() -> None:
+    with pytest.raises(tornsess.ConfigError) as info:
+        tornsess.Config(colour="blue")  # type: ignore[call-arg]
+    assert str(info.value) == "colour: not a Config field"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Union
 
 from .encoders import SHORTHANDS, PlainEncoder
@@ -125,6 +126,12 @@ class Config:
     for device lists (``Sessions.user_sessions``). Off by default: they are
     personal data."""
 
+    def __new__(cls, *args: Any, **fields: Any) -> Config:
+        # Check the names before the dataclass's __init__ sees them: a typo
+        # is a ConfigError with a suggestion, not a bare TypeError.
+        check_field_names(fields)
+        return super().__new__(cls)
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         if not isinstance(self.cookie, str) or not _TOKEN_RE.fullmatch(self.cookie):
@@ -235,8 +242,20 @@ class Config:
 
         :raises tornsess.ConfigError: for an unknown field name.
         """
-        known = {f.name for f in dataclasses.fields(cls)}
-        for name in values:
-            if name not in known:
-                raise ConfigError(name, "unknown Config field")
+        check_field_names(values)
         return cls(**values)
+
+
+def check_field_names(names: Iterable[str]) -> None:
+    """Refuse a name that is not a :class:`Config` field, suggesting the
+    closest field where one is close (``idle_timout``: did you mean
+    ``idle_timeout``?).
+
+    :raises tornsess.ConfigError: a name is not a Config field.
+    """
+    known = [field.name for field in dataclasses.fields(Config)]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(str(name), f"not a Config field{hint}")

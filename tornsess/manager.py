@@ -114,7 +114,7 @@ class Sessions:
         if config is not None and fields:
             raise ConfigError("config", "give a Config or keyword fields, not both")
         if config is None:
-            config = Config(**fields)
+            config = Config(**fields)  # a misspelt field is a ConfigError
         elif not isinstance(config, Config):
             raise ConfigError("config", f"expected a Config, got {config!r}")
         self._config = config
