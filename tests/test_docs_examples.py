@@ -126,10 +126,18 @@ async def test_values(serve: Callable[..., Browser]) -> None:
 
 
 @pytest.mark.gen_test
-async def test_signed(serve: Callable[..., Browser]) -> None:
+async def test_signed(serve: Callable[..., Browser], monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
     from docs.examples import signed
     from tornsess.keys import generate_key
 
+    for version in ("1", "2"):  # as the docstring says: keys from `keygen`
+        made = subprocess.run(
+            [sys.executable, "-m", "tornsess", "keygen"], capture_output=True, text=True, check=True
+        )
+        monkeypatch.setenv(f"SESSION_KEY_{version}", made.stdout.strip())
     browser = serve(signed.make_app())
     first = await browser.get("/")
     assert first.text == "visit 1"

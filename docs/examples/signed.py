@@ -19,12 +19,16 @@ class Home(SessionMixin, tornado.web.RequestHandler):
 def make_app() -> tornado.web.Application:
     """Signed cookies, keys derived from cookie_secret. Rotating: add a new
     version, point key_version at it, keep the old one until every cookie
-    signed with it has expired (or been re-issued), then drop it."""
+    signed with it has expired (or been re-issued), then drop it.
+
+    The secrets come from the environment, never from the source: make each
+    with ``python -m tornsess keygen``, e.g.
+    ``export SESSION_KEY_1="$(python -m tornsess keygen)"``."""
     return tornado.web.Application(
         [(r"/", Home)],
         cookie_secret={
-            1: os.environ.get("OLD_SECRET", "old secret: at least 32 bytes of randomness"),
-            2: os.environ.get("NEW_SECRET", "new secret: at least 32 bytes of randomness"),
+            1: os.environ["SESSION_KEY_1"],  # the old key, until its cookies are gone
+            2: os.environ["SESSION_KEY_2"],  # the new key: signs from now on
         },
         key_version=2,
         sessions={"encoding": "signed", "expires": 12 * 3600},
