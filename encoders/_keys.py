@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Sequence
 from typing import cast
@@ -52,8 +53,18 @@ class KeyedEncoder:
     """How many verified values this encoder remembers; 0 verifies every
     request."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Sequence[bytes]) -> None:
+        self._secrets = list(secrets)  # oldest first
         self._verified: dict[str, tuple[str, tuple[str, bool], float | None]] = {}
+
+    def derive_keys(self, purpose: str) -> list[bytes]:
+        """One key for *purpose* from each of this encoder's keys, newest
+        first (HMAC-SHA256 of the key and the purpose): for secrets beside
+        the cookie, such as the user tags of device lists
+        (:func:`tornsess.ids.user_tag`), so that the cookie keys serve the
+        cookie only, and a rotation of them reaches the derived keys too."""
+        label = b"tornsess derived key\x00" + purpose.encode("utf-8")
+        return [hmac.digest(key, label, "sha256") for key in reversed(self._secrets)]
 
     def _decode(self, cookie_name: str, cookie_value: str) -> tuple[str, bool, float | None]:
         """The id, whether an older key was needed, and until when (a

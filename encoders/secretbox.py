@@ -48,8 +48,8 @@ class SecretBoxEncoder(KeyedEncoder):
     """
 
     def __init__(self, keys: KeyInput) -> None:
-        super().__init__()
         boxes: list[tuple[int, nacl.secret.SecretBox]] = []
+        raws: list[bytes] = []
         for item in key_list("keys", keys):
             if isinstance(item, str):
                 try:
@@ -65,6 +65,8 @@ class SecretBoxEncoder(KeyedEncoder):
                     f"{len(raw)} (generate one with `python -m tornsess keygen`)",
                 )
             boxes.append((_key_id(raw), nacl.secret.SecretBox(raw)))
+            raws.append(raw)
+        super().__init__(raws)
         self._newest = boxes[-1]
         self._boxes = list(reversed(boxes))
 

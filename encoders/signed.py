@@ -53,7 +53,6 @@ class SignedEncoder(KeyedEncoder):
         salt: str = "tornsess.signed-session-id",
         max_age: float | None = None,
     ) -> None:
-        super().__init__()
         items = key_list("keys", keys)
         self._keys = [k.encode("utf-8") if isinstance(k, str) else k for k in items]
         for key in self._keys:
@@ -65,6 +64,7 @@ class SignedEncoder(KeyedEncoder):
                 )
         if max_age is not None and not max_age > 0:
             raise ConfigError("max_age", f"must be positive, got {max_age!r}")
+        super().__init__(self._keys)
         self._salt = salt
         self._max_age = max_age
         self._signers: dict[str, list[TimestampSigner]] = {}

@@ -21,6 +21,7 @@ from tests.helpers import AppProcess, Browser
 from tests.test_stores import CountingConnection
 from tornsess import Database, NotSupported, SessionInfo, Sessions
 from tornsess.encoders import SignedEncoder
+from tornsess.database import Binding
 from tornsess.ids import new_id, store_key, user_tag
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
@@ -338,6 +339,75 @@ async def test_two_processes_see_each_others_sessions(redis_url: str) -> None:
         b.stop()
 
 
+@pytest.mark.gen_test
+@pytest.mark.parametrize("shape", ["old", "full"])
+async def test_values_under_the_old_binding_keys_are_not_a_login(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser], shape: str
+) -> None:
+    """Rows that carry the keys an earlier release kept the binding under
+    (a form handler could write them, so can a migration or another app on
+    the same store) make no session logged in, and show as no value."""
+    manager = sessions_factory()
+    browser = serve(make_app(manager))
+    sid = (await browser.get("/set?key=cart&value=socks")).json()["id"]
+    tag = user_tag("admin")
+    planted = [
+        tornsess.Op("set", "\x00user", '"admin"'),
+        tornsess.Op("set", "\x00handle", f'"{tag}~planted"'),
+    ]
+    if shape == "full":
+        planted += [
+            tornsess.Op("set", "\x00login", "1700000000.0"),
+            tornsess.Op("set", "\x00ip", '"10.0.0.1"'),
+            tornsess.Op("set", "\x00ua", '"curl"'),
+        ]
+    await manager.database.commit(sid, planted, time.time(), None, None)
+    index = manager.database
+    assert isinstance(index, tornsess.UserIndex)
+    await index.index_add(tag, f"{tag}~planted", sid, None)
+    info = (await browser.get("/info")).json()
+    assert info["id"] == sid
+    assert info["user"] is None
+    assert info["values"] == {"cart": "socks"}
+    assert devices(await browser.get("/devices?user=admin")) == []
+    assert await manager.destroy_user("admin") == 0
+    assert (await browser.get("/info")).json()["values"] == {"cart": "socks"}  # still there
+
+
+@pytest.mark.gen_test
+async def test_handles_and_index_tags_are_keyed_with_the_encoders_key(
+    make_db: Callable[..., Database], serve: Callable[..., Browser]
+) -> None:
+    """Whoever sees a handle (or a Redis index key) cannot confirm a guessed
+    user id without the key; the same key gives the same tags after a
+    restart, and a key rotation still finds the sessions of the old key."""
+    from tornsess.keys import generate_key
+
+    old_key, new_key = generate_key(), generate_key()
+    db = make_db()
+
+    def manager(*keys: str) -> Sessions:
+        sessions = Sessions(encoding=SignedEncoder(list(keys)))
+        sessions.use_database(db)
+        return sessions
+
+    first = manager(old_key)
+    browser = serve(make_app(first))
+    handle = (await browser.get("/login?user=alice")).json()["handle"]
+    tag = handle.split("~")[0]
+    assert tag != user_tag("alice")  # the unkeyed hash of a guess does not match
+    assert tag == user_tag("alice", SignedEncoder(old_key).derive_keys("user tags")[0])
+    restarted = manager(old_key)
+    assert [i.handle for i in await restarted.user_sessions("alice")] == [handle]
+    rotated = manager(old_key, new_key)  # the new key signs; the old one still verifies
+    second = serve(make_app(rotated))
+    newer = (await second.get("/login?user=alice")).json()["handle"]
+    assert newer.split("~")[0] != tag
+    assert {i.handle for i in await rotated.user_sessions("alice")} == {handle, newer}
+    assert await rotated.destroy_user("alice") == 2
+    assert await rotated.user_sessions("alice") == []
+
+
 # -- cost: O(that user's sessions) ------------------------------------------------------
 
 
@@ -353,19 +423,12 @@ async def test_listing_costs_no_more_with_100000_other_sessions(redis_url: str) 
         session_id = new_id()
         record = tornsess.Record({}, frozenset(), {}, time.time(), time.time(), None, None)
         assert await db.create(session_id, record)
+        handle = f"{user_tag('pat')}~h{session_id[:8]}"
+        bound = Binding("pat", handle, user_tag("pat"), time.time())
         await db.commit(
-            session_id,
-            [
-                tornsess.Op("set", "\x00user", '"pat"'),
-                tornsess.Op("set", "\x00handle", f'"{user_tag("pat")}~h{session_id[:8]}"'),
-            ],
-            time.time(),
-            None,
-            None,
+            session_id, [tornsess.Op("bind", bound.tag, bound.dumps())], time.time(), None, None
         )
-        await db.index_add(
-            user_tag("pat"), f"{user_tag('pat')}~h{session_id[:8]}", session_id, None
-        )
+        await db.index_add(user_tag("pat"), handle, session_id, None)
 
     async def commands_to_list() -> int:
         CountingConnection.reset()

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import codec
 from .cookie import CookieOption, browser_max_age
-from .database import _EMPTY, _NO_KEYS, RESERVED, USER, Op, Record, binding
+from .database import _EMPTY, _NO_KEYS, Binding, Op, Record
 from .ids import new_id
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
 
 __all__ = ["SessionState", "Status"]
+
+RESERVED = "\x00"
+"""Session keys starting with this are refused (earlier releases kept the
+login binding under such keys among the values)."""
 
 
 class Status(enum.Enum):
@@ -51,7 +54,7 @@ class SessionState:
         "is_new",
         "status",
         "values",
-        "meta",
+        "binding",
         "values_owned",
         "immutable",
         "flashes",
@@ -103,8 +106,8 @@ class SessionState:
         """The request became a WebSocket: the session outlives the
         handshake's response, and no cookie can follow it any more."""
         self.lifetime: float = lifetime
-        self.meta: Mapping[str, str] = _EMPTY
-        """The login binding (reserved keys), apart from the values."""
+        self.binding: Binding | None = None
+        """The login binding, apart from the values."""
         self.values: Mapping[str, str]
         self.flashes: Mapping[str, str]
         self.immutable: frozenset[str]
@@ -128,12 +131,13 @@ class SessionState:
         """Take the session as *record* holds it (at the start of the
         request, or again on ``Session.refresh``)."""
         self.status = Status.STORED
-        self.meta = _EMPTY
+        self.binding = Binding.loads(record.binding)
         values = record.values
-        if USER in values:  # a logged-in session: its binding apart
+        if any(key[:1] == RESERVED for key in values):
+            # Keys an earlier release used for the binding: never a login,
+            # and not the application's values either.
             self.values = {k: v for k, v in values.items() if k[:1] != RESERVED}
             self.values_owned = True
-            self.meta = {k: v for k, v in values.items() if k[:1] == RESERVED}
         else:
             self.values = values
             self.values_owned = False
@@ -169,11 +173,7 @@ class SessionState:
 
     def holds_data(self) -> bool:
         """Values, flashes or a login (a new session with none is never stored)."""
-        return bool(self.values or self.flashes or self.meta)
-
-    def binding(self) -> tuple[str, str] | None:
-        """``(user_id, handle)`` when logged in."""
-        return binding(self.meta)
+        return bool(self.values or self.flashes or self.binding)
 
     def pending(self, save_new: bool, touch_due: bool) -> bool:
         """Whether committing would do anything (*save_new*: a new session
@@ -224,29 +224,25 @@ class SessionState:
         self.cookie_dirty = True
 
     def clear_all(self) -> None:
-        """Clear the values, immutable entries and flashes (the login
-        binding too, until the next :meth:`bind`), as operations stored with
-        the next commit."""
+        """Clear the values, immutable entries and flashes, as operations
+        stored with the next commit (the binding is a part of its own)."""
         self.values = {}
         self.values_owned = True
         self.immutable = _NO_KEYS
         self.flashes = {}
         self.flashes_owned = True
         self.read_flashes = None
-        self.meta = _EMPTY
         self.ops.append(Op("clear"))
         self.ops.append(Op("flash_clear"))
 
-    def bind(self, meta: Mapping[str, Any]) -> None:
-        """Replace the login binding with *meta* (reserved key -> value), as
-        operations stored with the next commit."""
-        texts = {key: codec.dumps(value) for key, value in meta.items()}
-        for key in self.meta:
-            if key not in texts:
-                self.ops.append(Op("delete", key))
-        for key, text in texts.items():
-            self.ops.append(Op("set", key, text))
-        self.meta = texts
+    def bind(self, binding: Binding | None) -> None:
+        """Replace the login binding, as an operation stored with the next
+        commit."""
+        self.binding = binding
+        if binding is None:
+            self.ops.append(Op("bind"))
+        else:
+            self.ops.append(Op("bind", binding.tag, binding.dumps()))
 
     # -- what the commit does -------------------------------------------------------
 
@@ -258,13 +254,14 @@ class SessionState:
         self.read_flashes = None
         self.ops = []
         return Record(
-            {**self.values, **self.meta} if self.meta else self.values,
+            self.values,
             self.immutable,
             flashes,
             self.created,
             now,
             self.deadline,
             expires_at,
+            None if self.binding is None else self.binding.dumps(),
         )
 
     def take_changes(self) -> tuple[list[Op], bool]:

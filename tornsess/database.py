@@ -13,6 +13,7 @@ itself.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import logging
 import time
@@ -44,6 +45,7 @@ OpKind = Literal[
     "flash_set",
     "flash_delete",
     "flash_clear",
+    "bind",
 ]
 
 _EMPTY: Mapping[str, str] = {}
@@ -55,6 +57,8 @@ class Op(NamedTuple):
 
     ``value`` is the :mod:`tornsess.codec` text of the value for ``set``,
     ``set_immutable`` and ``flash_set``, and of the amount for ``incr``.
+    ``bind`` replaces the login binding (:attr:`Record.binding`): ``value``
+    is its text, ``key`` its user tag; both are empty to remove it.
     """
 
     kind: OpKind
@@ -66,7 +70,10 @@ class Record:
     """A loaded session: what :meth:`Database.load` returns.
 
     ``values`` and ``flashes`` map keys to :mod:`tornsess.codec` text;
-    ``immutable`` holds the keys written with ``set_immutable``. Times are
+    ``immutable`` holds the keys written with ``set_immutable``;
+    ``binding`` is the login binding's text (:class:`Binding`), or ``None``:
+    a part of its own, apart from the values, so that nothing written as a
+    value can ever make a session logged in. Times are
     UNIX timestamps: ``deadline`` is the absolute end of life (``None``: no
     absolute limit) and ``expires_at`` the instant the store may forget the
     session (the earlier of ``deadline`` and last access plus the idle
@@ -81,6 +88,7 @@ class Record:
         "accessed",
         "deadline",
         "expires_at",
+        "binding",
     )
 
     def __init__(
@@ -92,6 +100,7 @@ class Record:
         accessed: float,
         deadline: float | None,
         expires_at: float | None,
+        binding: str | None = None,
     ) -> None:
         self.values: Mapping[str, str] = values
         """Key -> :mod:`tornsess.codec` text of the value."""
@@ -107,40 +116,72 @@ class Record:
         """The absolute end of life (UNIX time), or ``None``."""
         self.expires_at: float | None = expires_at
         """When the store may forget the session (UNIX time), or ``None``."""
+        self.binding: str | None = binding
+        """The login binding's text (:meth:`Binding.loads`), or ``None``."""
 
     def __repr__(self) -> str:
         return (
             f"Record(values={dict(self.values)!r}, immutable={set(self.immutable)!r}, "
             f"flashes={dict(self.flashes)!r}, created={self.created!r}, "
             f"accessed={self.accessed!r}, deadline={self.deadline!r}, "
-            f"expires_at={self.expires_at!r})"
+            f"expires_at={self.expires_at!r}, binding={self.binding!r})"
         )
 
 
-# What a login binds to a session, kept among its values under reserved keys
-# (a key starting with NUL cannot be set by users), so that every store keeps
-# it with the session, atomically, with no change of its own.
-RESERVED = "\x00"
-USER = RESERVED + "user"
-HANDLE = RESERVED + "handle"
-LOGIN = RESERVED + "login"
-CLIENT_IP = RESERVED + "ip"
-CLIENT_UA = RESERVED + "ua"
+@dataclasses.dataclass(frozen=True)
+class Binding:
+    """What :meth:`Session.login <tornsess.Session.login>` binds to a
+    session, stored as its own part of the record (:attr:`Record.binding`),
+    never among the values."""
 
+    user_id: str
+    """The user the session is logged in as."""
+    handle: str
+    """The session's handle (device lists, revoke links)."""
+    tag: str
+    """The user's index tag (:func:`tornsess.ids.user_tag`)."""
+    login: float
+    """When it was logged in (UNIX time)."""
+    ip: str | None = None
+    """The client's address at login, with ``Config(record_client=True)``."""
+    user_agent: str | None = None
+    """The client's User-Agent at login, with ``Config(record_client=True)``."""
 
-def binding(values: Mapping[str, str]) -> tuple[str, str] | None:
-    """``(user_id, handle)`` of a logged-in session's values (the reserved
-    keys written by ``Session.login``), or ``None``."""
-    user, handle = values.get(USER), values.get(HANDLE)
-    if user is None or handle is None:
-        return None
-    try:
-        user_id, handle_text = codec.loads(user), codec.loads(handle)
-    except ValueError:
-        return None
-    if not isinstance(user_id, str) or not isinstance(handle_text, str):
-        return None
-    return user_id, handle_text
+    def dumps(self) -> str:
+        """The stored text."""
+        return codec.dumps(
+            {
+                "user": self.user_id,
+                "handle": self.handle,
+                "tag": self.tag,
+                "login": self.login,
+                "ip": self.ip,
+                "ua": self.user_agent,
+            }
+        )
+
+    @classmethod
+    def loads(cls, text: str | None) -> Binding | None:
+        """The binding stored as *text*, or ``None`` for none or for text
+        that is not a binding (logged: a store holds something it did not
+        write)."""
+        if not text:
+            return None
+        try:
+            data = codec.loads(text)
+            user, handle, tag, login = data["user"], data["handle"], data["tag"], data["login"]
+            ip, agent = data.get("ip"), data.get("ua")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            data = None
+        if (
+            data is None
+            or not all(isinstance(part, str) and part for part in (user, handle, tag))
+            or type(login) not in (int, float)
+            or not all(part is None or isinstance(part, str) for part in (ip, agent))
+        ):
+            log.warning("tornsess: ignoring a stored login binding that cannot be read")
+            return None
+        return cls(user, handle, tag, float(login), ip, agent)
 
 
 def _add(current: str | None, amount: str, key: str) -> str:
@@ -158,8 +199,11 @@ def apply_ops(
     immutable: set[str],
     flashes: dict[str, str],
     ops: Sequence[Op],
-) -> None:
-    """Apply *ops* in order to the given (caller-owned) collections.
+    binding: str | None = None,
+) -> str | None:
+    """Apply *ops* in order to the given (caller-owned) collections, and
+    return the login binding after them: *binding* (the stored one) unless a
+    ``bind`` operation replaced it.
 
     A reference implementation for stores that hold a session in one place.
     Raises :class:`ImmutableEntry` for a ``set`` or ``delete`` of an
@@ -191,8 +235,11 @@ def apply_ops(
             flashes.pop(op.key, None)
         elif kind == "flash_clear":
             flashes.clear()
+        elif kind == "bind":
+            binding = op.value or None
         else:  # pragma: no cover - OpKind is closed
             raise ValueError(f"unknown operation {kind!r}")
+    return binding
 
 
 @runtime_checkable
@@ -371,6 +418,7 @@ class _Entry(Record):
             record.accessed,
             record.deadline,
             record.expires_at,
+            record.binding,
         )
         self.scheduled: float | None = None
 
@@ -493,9 +541,9 @@ class MemoryDatabase:
         """Drop the index entry of a logged-in session that is going away."""
         if not self._users:
             return
-        bound = binding(entry.values)
+        bound = Binding.loads(entry.binding)
         if bound is not None:
-            self._drop(user_tag(bound[0]), bound[1])
+            self._drop(bound.tag, bound.handle)
 
     def _drop(self, tag: str, handle: str) -> None:
         entries = self._users.get(tag)
@@ -530,6 +578,7 @@ class MemoryDatabase:
             record.accessed,
             record.deadline,
             record.expires_at,
+            record.binding,
         )
         if self._max is not None and len(self._data) >= self._max:
             self._make_room()
@@ -563,7 +612,7 @@ class MemoryDatabase:
             values = dict(entry.values)
             immutable = set(entry.immutable)
             flashes = dict(entry.flashes)
-            apply_ops(values, immutable, flashes, ops)
+            entry.binding = apply_ops(values, immutable, flashes, ops, entry.binding)
             entry.values = values or _EMPTY
             entry.immutable = frozenset(immutable) or _NO_KEYS
             entry.flashes = flashes or _EMPTY

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from .errors import DecodeError
 
-__all__ = ["Encoding", "RotatingEncoding", "FunctionEncoding"]
+__all__ = ["Encoding", "FunctionEncoding", "KeyedEncoding", "RotatingEncoding"]
 
 
 @runtime_checkable
@@ -36,6 +36,18 @@ class RotatingEncoding(Encoding, Protocol):
 
     def decode_stale(self, cookie_name: str, cookie_value: str) -> tuple[str, bool]:
         """Like ``decode``, plus whether the value must be re-issued."""
+        ...
+
+
+@runtime_checkable
+class KeyedEncoding(Encoding, Protocol):
+    """An :class:`Encoding` with secret keys, that derives keys for other
+    uses from them (the signed and SecretBox encoders do). The manager keys
+    the user tags of device lists with them (:func:`tornsess.ids.user_tag`);
+    with an encoding that has no keys, the tags are keyed with nothing."""
+
+    def derive_keys(self, purpose: str) -> list[bytes]:
+        """One key for *purpose* per key of the encoding, newest first."""
         ...
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import re
 import secrets
 
@@ -35,19 +36,22 @@ def store_key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("ascii")).hexdigest()
 
 
-def user_tag(user_id: str) -> str:
+def user_tag(user_id: str, key: bytes = b"") -> str:
     """The key a store files a user's index under: 16 hex digits of the
-    SHA-256 of the user id (a collision only puts two users' entries in one
-    index; each entry is checked against the user it belongs to)."""
-    return hashlib.sha256(b"tornsess user\x00" + user_id.encode("utf-8")).hexdigest()[:16]
+    HMAC-SHA256 of the user id under *key*, a secret of the deployment (see
+    :class:`tornsess.Sessions`, which derives it from the encoder's key), so
+    that a tag, or a handle that starts with one, tells nothing about the
+    user to anyone without the key. A collision only puts two users' entries
+    in one index; each entry is checked against the user it belongs to."""
+    return hmac.new(key, b"tornsess user\x00" + user_id.encode("utf-8"), "sha256").hexdigest()[:16]
 
 
-def new_handle(user_id: str) -> str:
-    """A fresh handle for a session of *user_id*: its user's tag, ``~``, and
-    128 random bits. The ``~`` keeps it out of the id alphabet, so a handle
-    never names a session as a cookie; it reveals nothing of the session id
-    or its store key."""
-    return f"{user_tag(user_id)}~{secrets.token_urlsafe(16)}"
+def new_handle(tag: str) -> str:
+    """A fresh handle for a session of the user whose tag is *tag*: the tag,
+    ``~``, and 128 random bits. The ``~`` keeps it out of the id alphabet, so
+    a handle never names a session as a cookie; it reveals nothing of the
+    session id or its store key."""
+    return f"{tag}~{secrets.token_urlsafe(16)}"
 
 
 def handle_tag(handle: str) -> str | None:

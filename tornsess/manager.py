@@ -17,12 +17,11 @@ from typing import Any, TypeVar
 
 from tornado.web import RequestHandler
 
-from . import codec
 from .config import Config, Duration, _seconds
 from .cookie import CookieOption, request_cookie_values
-from .database import CLIENT_IP, CLIENT_UA, LOGIN, Database, Record, UserIndex, binding
+from .database import Binding, Database, Record, UserIndex
 from .errors import ConfigError, NotSupported, SessionNotFound
-from .ids import handle_tag, is_valid_id, user_tag
+from .ids import handle_tag, is_valid_id
 from .request import DestroyCallback, RequestPath, expired
 from .session import Session
 
@@ -58,16 +57,6 @@ class SessionInfo:
     """Whether it is the session of the handler given to ``user_sessions``."""
 
 
-def _meta_value(record: Record, key: str) -> Any:
-    text = record.values.get(key)
-    if text is None:
-        return None
-    try:
-        return codec.loads(text)
-    except ValueError:
-        return None
-
-
 def _utc(timestamp: float) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(timestamp, _dt.timezone.utc)
 
@@ -82,21 +71,19 @@ def _session_info(
 ) -> SessionInfo | None:
     """The SessionInfo of an index entry, or ``None`` if it is not a live
     session of *user_id* (another user's under a shared tag, or expired)."""
-    if binding(record.values) != (user_id, handle) or expired(record, now, idle):
+    bound = Binding.loads(record.binding)
+    if bound is None or (bound.user_id, bound.handle) != (user_id, handle):
         return None
-    if record.expires_at is not None and record.expires_at <= now:
+    if expired(record, now, idle) or (record.expires_at is not None and record.expires_at <= now):
         return None
-    login = _meta_value(record, LOGIN)
-    ip = _meta_value(record, CLIENT_IP)
-    agent = _meta_value(record, CLIENT_UA)
     return SessionInfo(
         handle=handle,
         created=_utc(record.created),
         last_seen=_utc(record.accessed),
         expires=None if record.expires_at is None else _utc(record.expires_at),
-        last_login=_utc(login if isinstance(login, (int, float)) else record.created),
-        ip=ip if isinstance(ip, str) else None,
-        user_agent=agent if isinstance(agent, str) else None,
+        last_login=_utc(bound.login),
+        ip=bound.ip,
+        user_agent=bound.user_agent,
         current=current == handle,
     )
 
@@ -311,7 +298,9 @@ class Sessions:
         :raises tornsess.StoreUnavailable: the store failed.
         """
         index = self._index()
-        entries = await self._path.store_call(index.index_sessions(user_tag(user_id)))
+        entries = []
+        for tag in self._path.user_tags(user_id):
+            entries += await self._path.store_call(index.index_sessions(tag))
         current = None
         if handler is not None:
             session = self.get(handler)
@@ -336,18 +325,17 @@ class Sessions:
         :raises tornsess.StoreUnavailable: the store failed.
         """
         index = self._index()
-        tag = user_tag(user_id)
-        entries = await self._path.store_call(index.index_sessions(tag))
         destroyed: list[str] = []
-        for handle, record in entries:
-            bound = binding(record.values)
-            if handle == keep or bound is None or bound[0] != user_id:
-                continue
-            existed, session_id = await self._path.store_call(index.index_destroy(tag, handle))
-            if existed:
-                destroyed.append(handle)
-                if session_id is not None:
-                    self._path.fire_destroy(session_id)
+        for tag in self._path.user_tags(user_id):
+            for handle, record in await self._path.store_call(index.index_sessions(tag)):
+                bound = Binding.loads(record.binding)
+                if handle == keep or bound is None or bound.user_id != user_id:
+                    continue
+                existed, session_id = await self._path.store_call(index.index_destroy(tag, handle))
+                if existed:
+                    destroyed.append(handle)
+                    if session_id is not None:
+                        self._path.fire_destroy(session_id)
         self._path.close_sockets(None, destroyed)
         return len(destroyed)
 

@@ -45,18 +45,8 @@ from .cookie import (
     registrable_domain,
     request_cookie_values,
 )
-from .database import (
-    CLIENT_IP,
-    CLIENT_UA,
-    HANDLE,
-    LOGIN,
-    USER,
-    Database,
-    MemoryDatabase,
-    Record,
-    UserIndex,
-)
-from .encoding import Encoding, RotatingEncoding
+from .database import Binding, Database, MemoryDatabase, Record, UserIndex
+from .encoding import Encoding, KeyedEncoding, RotatingEncoding
 from .errors import (
     ConfigError,
     DecodeError,
@@ -133,11 +123,24 @@ class RequestPath:
         )
         self.idle: float | None = config.idle_timeout_seconds
         self.lifetime: float = config.expires_seconds
+        self.tag_keys: list[bytes] = (
+            self.encoding.derive_keys("user tags")
+            if isinstance(self.encoding, KeyedEncoding)
+            else [b""]
+        )
+        """The keys of users' index tags (:func:`tornsess.ids.user_tag`),
+        derived from the encoding's keys, newest first."""
         self.callbacks: list[DestroyCallback] = []
         self.running: set[asyncio.Future[Any]] = set()
         self.sockets: dict[RequestHandler, SessionState] = {}
         """This process's open WebSockets and their sessions."""
         self.attach(MemoryDatabase())
+
+    def user_tags(self, user_id: str) -> list[str]:
+        """The tags the user's index may be filed under, newest key first: a
+        login files under the first; a list or a revoke reads them all, so
+        that sessions logged in before a key rotation are still found."""
+        return list(dict.fromkeys(user_tag(user_id, key) for key in self.tag_keys))
 
     def attach(self, db: Database) -> None:
         """Use *db* from now on."""
@@ -496,18 +499,18 @@ class RequestPath:
     async def _login(
         self, state: SessionState, user_id: str, remember: Any, keep_values: bool
     ) -> None:
-        before = state.binding()
+        before = state.binding
         await self._regenerate(state, reindex=False)
-        if before is not None and before[0] != user_id and not keep_values:
+        if before is not None and before.user_id != user_id and not keep_values:
             state.clear_all()  # nothing of the previous user's carries over
         now = time.time()
-        handle = new_handle(user_id)
-        meta: dict[str, Any] = {USER: user_id, HANDLE: handle, LOGIN: now}
+        tag = self.user_tags(user_id)[0]
+        ip = agent = None
         if self.config.record_client:
             request = self._handler(state).request
-            meta[CLIENT_IP] = request.remote_ip
-            meta[CLIENT_UA] = request.headers.get("User-Agent", "")[:256]
-        state.bind(meta)
+            ip, agent = request.remote_ip, request.headers.get("User-Agent", "")[:256]
+        binding = Binding(user_id, new_handle(tag), tag, now, ip, agent)
+        state.bind(binding)
         if remember is not None:
             seconds = _seconds("remember", remember)
             assert seconds is not None
@@ -517,11 +520,9 @@ class RequestPath:
         if index is None:
             return  # logged in; only the device lists need the index
         if before is not None:
-            await index.index_remove(user_tag(before[0]), before[1])
+            await index.index_remove(before.tag, before.handle)
         assert state.id is not None
-        await index.index_add(
-            user_tag(user_id), handle, state.id, self.expires_at(state.deadline, now)
-        )
+        await index.index_add(tag, binding.handle, state.id, self.expires_at(state.deadline, now))
         self.answered()
 
     async def _destroy(self, state: SessionState) -> None:
@@ -543,10 +544,10 @@ class RequestPath:
     def _index_entry(self, state: SessionState) -> tuple[UserIndex, str, str] | None:
         """``(index, user tag, handle)`` of a logged-in session whose store
         keeps a user index; ``None`` otherwise."""
-        bound = state.binding()
+        bound = state.binding
         if bound is None or self.user_index is None:
             return None
-        return self.user_index, user_tag(bound[0]), bound[1]
+        return self.user_index, bound.tag, bound.handle
 
     # -- WebSockets ------------------------------------------------------------------
 
@@ -579,8 +580,8 @@ class RequestPath:
             if every or (session_id is not None and state.id == session_id):
                 pass
             else:
-                bound = state.binding()
-                if handles is None or bound is None or bound[1] not in handles:
+                bound = state.binding
+                if handles is None or bound is None or bound.handle not in handles:
                     continue
             state.mark_destroyed()
             close: Callable[[int, str], None] | None = getattr(handler, "close", None)

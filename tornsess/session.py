@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from . import codec
-from ._state import SessionState, Status
-from .database import _NO_KEYS, HANDLE, LOGIN, RESERVED, USER, Op
+from ._state import RESERVED, SessionState, Status
+from .database import _NO_KEYS, Op
 from .errors import EntryNotFound, ImmutableEntry, SessionInterrupted, SessionSealed
 
 __all__ = ["Session"]
@@ -168,33 +168,29 @@ class Session:
 
     # -- users and devices -----------------------------------------------------
 
-    def _meta_value(self, key: str) -> Any:
-        text = self._state.meta.get(key)
-        return None if text is None else codec.loads(text)
-
     @property
     def user_id(self) -> str | None:
         """The user this session is logged in as (:meth:`login`), or ``None``."""
-        value = self._meta_value(USER)
-        return None if value is None else str(value)
+        binding = self._state.binding
+        return None if binding is None else binding.user_id
 
     @property
     def handle(self) -> str | None:
         """This session's handle, once it is logged in (else ``None``): a
         stable, non-secret name for it in device lists and revoke links
         (:meth:`Sessions.destroy_by_handle <tornsess.Sessions.destroy_by_handle>`).
-        It reveals nothing of the session id and does not work as a cookie.
-        A new login gives a new handle."""
-        value = self._meta_value(HANDLE)
-        return None if value is None else str(value)
+        It reveals nothing of the session id or of the user, and does not
+        work as a cookie. A new login gives a new handle."""
+        binding = self._state.binding
+        return None if binding is None else binding.handle
 
     @property
     def last_login(self) -> _dt.datetime | None:
         """When :meth:`login` last bound this session (aware, UTC), or ``None``."""
-        value = self._meta_value(LOGIN)
-        if value is None:
+        binding = self._state.binding
+        if binding is None:
             return None
-        return _dt.datetime.fromtimestamp(float(value), _dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(binding.login, _dt.timezone.utc)
 
     async def login(self, user_id: str, *, remember: Any = None, keep_values: bool = False) -> None:
         """Log this session in as *user_id*: bind it to the user, give it a
@@ -335,9 +331,7 @@ class Session:
         state.values = {}
         state.values_owned = True
         state.immutable = _NO_KEYS
-        state.ops.append(Op("clear"))
-        for key, text in state.meta.items():  # the login binding stays
-            state.ops.append(Op("set", key, text))
+        state.ops.append(Op("clear"))  # the login binding is not a value: it stays
 
     def is_immutable(self, key: str) -> bool:
         """Whether *key* was stored with ``set_immutable``."""

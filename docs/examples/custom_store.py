@@ -25,6 +25,7 @@ class Row:
     accessed: float
     deadline: float | None
     expires_at: float | None
+    binding: str | None  # the login binding: a part of its own, never a value
 
 
 class DictDatabase:
@@ -51,6 +52,7 @@ class DictDatabase:
             row.accessed,
             row.deadline,
             row.expires_at,
+            row.binding,
         )
 
     async def create(self, session_id: str, record: Record) -> bool:
@@ -64,6 +66,7 @@ class DictDatabase:
             record.accessed,
             record.deadline,
             record.expires_at,
+            record.binding,
         )
         return True
 
@@ -79,8 +82,9 @@ class DictDatabase:
         if row is None:  # destroyed meanwhile: do not bring it back
             raise SessionInterrupted("the session was destroyed or expired")
         values, immutable, flashes = dict(row.values), set(row.immutable), dict(row.flashes)
-        apply_ops(values, immutable, flashes, ops)  # raises before anything changes
-        row.values, row.immutable, row.flashes = values, immutable, flashes
+        # Raises before anything changes; returns the binding after the ops.
+        binding = apply_ops(values, immutable, flashes, ops, row.binding)
+        row.values, row.immutable, row.flashes, row.binding = values, immutable, flashes, binding
         row.accessed, row.deadline, row.expires_at = accessed, deadline, expires_at
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:

@@ -44,10 +44,13 @@ CREATE INDEX IF NOT EXISTS tornsess_users_key ON tornsess_users (key);
 """
 
 
-def _pack(values: Any, immutable: Any, flashes: Any) -> str:
-    """A row's data: its values, immutable keys and flashes as compact JSON
-    (the values and flashes are :mod:`tornsess.codec` text already)."""
-    data = {"v": dict(values), "i": sorted(immutable), "f": dict(flashes)}
+def _pack(values: Any, immutable: Any, flashes: Any, binding: str | None) -> str:
+    """A row's data: its values, immutable keys, flashes and login binding
+    (``"b"``, a part of its own, never among the values) as compact JSON
+    (the values, flashes and binding are :mod:`tornsess.codec` text already)."""
+    data: dict[str, Any] = {"v": dict(values), "i": sorted(immutable), "f": dict(flashes)}
+    if binding is not None:
+        data["b"] = binding
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -71,9 +74,10 @@ def _entries(loaded: object, field: str) -> dict[str, str]:
     return entries
 
 
-def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
-    """A row's values, immutable keys and flashes. JSON is the only format
-    ever parsed (never pickle): anything else raises :class:`_Unreadable`."""
+def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str], str | None]:
+    """A row's values, immutable keys, flashes and binding. JSON is the only
+    format ever parsed (never pickle): anything else raises
+    :class:`_Unreadable`."""
     if not isinstance(data, str):
         raise _Unreadable(f"data is {type(data).__name__}, not JSON text")
     try:
@@ -85,10 +89,12 @@ def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
     immutable = loaded.get("i", [])
     if not isinstance(immutable, list):
         raise _Unreadable("'i' is not a list")
+    binding = loaded.get("b")
     return (
         _entries(loaded.get("v"), "value"),
         {name for name in immutable if isinstance(name, str)},
         _entries(loaded.get("f", {}), "flash"),
+        binding if isinstance(binding, str) else None,
     )
 
 
@@ -96,8 +102,10 @@ def _record(times: tuple[float, float, float | None, float | None], data: object
     """A row's Record from its checked times and its data (``_Unreadable``
     if the data cannot be read)."""
     created, accessed, deadline, expires_at = times
-    values, immutable, flashes = _unpack(data)
-    return Record(values, frozenset(immutable), flashes, created, accessed, deadline, expires_at)
+    values, immutable, flashes, binding = _unpack(data)
+    return Record(
+        values, frozenset(immutable), flashes, created, accessed, deadline, expires_at, binding
+    )
 
 
 def _times(row: Sequence[Any]) -> tuple[float, float, float | None, float | None]:
@@ -330,7 +338,7 @@ class SQLiteDatabase:
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
-        data = _pack(record.values, record.immutable, record.flashes)
+        data = _pack(record.values, record.immutable, record.flashes, record.binding)
         sid = session_id if self.keep_ids else None
 
         def work(conn: sqlite3.Connection) -> bool:
@@ -391,16 +399,16 @@ class SQLiteDatabase:
                 conn.execute("ROLLBACK")
                 return False
             try:
-                values, immutable, flashes = _unpack(row[0])
+                values, immutable, flashes, binding = _unpack(row[0])
             except _Unreadable:
                 conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
                 conn.execute("COMMIT")
                 return False
-            apply_ops(values, immutable, flashes, ops)
+            binding = apply_ops(values, immutable, flashes, ops, binding)
             conn.execute(
                 "UPDATE tornsess_sessions SET data = ?, accessed = ?, deadline = ?, "
                 "expires_at = ? WHERE key = ?",
-                (_pack(values, immutable, flashes), accessed, deadline, expires_at, key),
+                (_pack(values, immutable, flashes, binding), accessed, deadline, expires_at, key),
             )
             conn.execute("COMMIT")
             return True
