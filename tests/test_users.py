@@ -20,8 +20,8 @@ from tests.apps import Base, make_app
 from tests.helpers import AppProcess, Browser
 from tests.test_stores import CountingConnection
 from tornsess import Database, NotSupported, SessionInfo, Sessions
-from tornsess.encoders import SignedEncoder
 from tornsess.database import Binding
+from tornsess.encoders import SignedEncoder
 from tornsess.ids import new_id, store_key, user_tag
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 

@@ -22,7 +22,7 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from . import codec
 from .errors import ImmutableEntry, SessionInterrupted
-from .ids import is_valid_id, user_tag
+from .ids import is_valid_id
 
 __all__ = [
     "UserIndex",
