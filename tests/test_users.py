@@ -408,6 +408,47 @@ async def test_handles_and_index_tags_are_keyed_with_the_encoders_key(
     assert await rotated.user_sessions("alice") == []
 
 
+@pytest.mark.gen_test(timeout=120)
+async def test_lists_and_revokes_racing_regenerates_never_lose_a_live_session(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    """A list or a revoke prunes an index entry only while it still points
+    at the dead key: one that a concurrent regenerate re-pointed stays, so
+    afterwards every live session is listed and destroy_user ends them all.
+    ann's sessions race lists; bea's race revokes (destroy_user)."""
+    manager = sessions_factory()
+    base = serve(make_app(manager))
+    browsers = {user: [Browser(base.base_url) for _ in range(4)] for user in ("ann", "bea")}
+    for user, group in browsers.items():
+        for browser in group:
+            await browser.get(f"/login?user={user}")
+
+    async def regenerate(browser: Browser) -> None:
+        for _ in range(15):
+            await browser.get("/regenerate")
+
+    async def lists() -> None:
+        for _ in range(20):
+            await manager.user_sessions("ann")
+
+    async def revokes() -> None:
+        for _ in range(5):
+            await manager.destroy_user("bea")
+
+    everyone = browsers["ann"] + browsers["bea"]
+    await asyncio.gather(*(regenerate(b) for b in everyone), lists(), lists(), revokes())
+    for user, group in browsers.items():
+        live = [(await browser.get("/info")).json()["user"] == user for browser in group].count(
+            True
+        )
+        if user == "ann":
+            assert live == len(group)  # nothing destroyed them
+        assert len(await manager.user_sessions(user)) == live  # every live one is listed
+        assert await manager.destroy_user(user) == live
+        for browser in group:
+            assert (await browser.get("/info")).json()["user"] is None
+
+
 # -- cost: O(that user's sessions) ------------------------------------------------------
 
 
