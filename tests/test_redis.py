@@ -1,8 +1,9 @@
 """RedisDatabase on redis-py's public API, against real redis-servers: what
 a pooled connection may hold, a stalled server, new event loops and forked
-processes, close() during calls, the pool's size, a call cancelled while
-it connects, and what a deployment configures (TLS, an ACL user, a Unix
-socket)."""
+processes, close() during calls, the pool's size, stored data the store
+did not write (bytes that are not UTF-8, keys of another type), a call
+cancelled while it connects, and what a deployment configures (TLS, an
+ACL user, a Unix socket)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from tornado.testing import bind_unused_port
 
 from tests.apps import make_app
 from tests.helpers import Browser, OwnRedis
-from tornsess import Record, Sessions, StoreUnavailable
+from tornsess import Record, SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.ids import new_id
 from tornsess.sessiondb import RedisDatabase
 
@@ -475,6 +476,127 @@ async def test_max_connections_caps_the_pool_and_a_burst_waits(
     assert all(r is not None and r.values == {"a": '"b"'} for r in loaded)
     assert connections_received(admin) - opened <= 1  # one more, at most: two in all
     assert named_connections(admin, name) == 2
+    await db.close()
+
+
+# -- stored data this store did not write ---------------------------------------------
+
+
+CLIENTS = ["url-resp2", "url-resp3", "decoded-resp2", "decoded-resp3"]
+
+
+def make_store(kind: str, redis_url: str) -> tuple[RedisDatabase, aioredis.Redis | None]:
+    """A store on the test Redis: built from a URL, or given a client that
+    decodes responses (RESP2 or RESP3); and that client, to close."""
+    prefix = unique(kind) + ":"
+    protocol = 3 if kind.endswith("resp3") else 2
+    if kind.startswith("url"):
+        return RedisDatabase(with_query(redis_url, f"protocol={protocol}"), prefix=prefix), None
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True, protocol=protocol)
+    return RedisDatabase(client=client, prefix=prefix), client
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("kind", CLIENTS)
+async def test_bytes_that_are_not_utf8_are_left_out_of_a_session(
+    serve: Callable[..., Browser],
+    redis_url: str,
+    admin: redis.Redis,
+    kind: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db, client = make_store(kind, redis_url)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    sid = (await browser.get("/set?key=a&value=b")).json()["id"]
+    admin.hset(db.key(sid), mapping={b"v:bad": b"\xff\xfe", b"v:\xff": b'"x"'})
+    with caplog.at_level(logging.WARNING, logger="tornsess"):
+        response = await browser.get("/get")
+        assert response.code == 200
+        assert response.json()["values"] == {"a": "b"}
+        assert (await browser.get("/incr?key=n")).json()["value"] == 1
+    assert len(store_records(caplog, logging.WARNING)) == 2  # one line per load
+    assert "not UTF-8" in store_records(caplog, logging.WARNING)[0].getMessage()
+    assert not store_records(caplog, logging.ERROR)
+    await db.close()
+    if client is not None:
+        await client.aclose()
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("kind", CLIENTS)
+async def test_a_user_index_with_bytes_that_are_not_utf8(
+    serve: Callable[..., Browser], redis_url: str, admin: redis.Redis, kind: str
+) -> None:
+    db, client = make_store(kind, redis_url)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    handle = (await browser.get("/login?user=alice")).json()["handle"]
+    [tag] = list(admin.scan_iter(match=f"{db.prefix}u:*"))
+    admin.hset(tag, b"\xff", b"\xfe")
+    devices = await browser.get("/devices")
+    assert devices.code == 200
+    assert [d["handle"] for d in devices.json()] == [handle]
+    assert admin.hkeys(tag) == [handle.encode()]  # the bad entry is pruned
+    await db.close()
+    if client is not None:
+        await client.aclose()
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("kind", CLIENTS)
+async def test_a_session_key_of_another_type_is_a_fresh_session(
+    serve: Callable[..., Browser],
+    redis_url: str,
+    admin: redis.Redis,
+    kind: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db, client = make_store(kind, redis_url)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    old = (await browser.get("/set?key=a&value=b")).json()["id"]
+    admin.set(db.key(old), b"not a session")
+    with caplog.at_level(logging.WARNING, logger="tornsess"):
+        response = await browser.get("/set?key=c&value=d")
+    assert response.code == 200
+    assert response.json()["is_new"] is True
+    assert response.json()["id"] != old
+    assert len(store_records(caplog, logging.WARNING)) == 1
+    assert (await browser.get("/get")).json()["values"] == {"c": "d"}
+    # Writes to that key find no session, and leave the key alone.
+    with pytest.raises(SessionInterrupted):
+        await db.commit(old, [], 2.0, None, None)
+    assert await db.touch(old, 2.0, 4_000_000_000.0) is False
+    with pytest.raises(SessionInterrupted):
+        await db.rename(old, new_id())
+    assert admin.get(db.key(old)) == b"not a session"
+    assert admin.ttl(db.key(old)) == -1
+    await db.close()
+    if client is not None:
+        await client.aclose()
+
+
+@pytest.mark.gen_test
+async def test_a_user_index_key_of_another_type(
+    serve: Callable[..., Browser], redis_url: str, admin: redis.Redis
+) -> None:
+    db = RedisDatabase(redis_url, prefix=unique("index") + ":")
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    first = (await browser.get("/login?user=alice")).json()["handle"]
+    [index] = list(admin.scan_iter(match=f"{db.prefix}u:*"))
+    admin.delete(index)
+    admin.rpush(index, b"not an index")
+    assert (await browser.get("/devices")).json() == []  # nothing listed, no error
+    phone = Browser(browser.base_url)
+    second = (await phone.get("/login?user=alice")).json()["handle"]  # replaces the key
+    assert second != first
+    assert [d["handle"] for d in (await phone.get("/devices")).json()] == [second]
     await db.close()
 
 

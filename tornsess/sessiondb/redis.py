@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,6 +22,7 @@ try:
     from redis.asyncio.cluster import ClusterNode, RedisCluster
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.client import NEVER_DECODE
     from redis.exceptions import AskError, NoScriptError, RedisClusterException, ResponseError
     from redis.retry import Retry as SyncRetry
 except ImportError as exc:  # pragma: no cover - depends on the install
@@ -63,8 +64,14 @@ class _Script:
             return await client.eval(self.text, len(keys), *keys, *args)
 
 
+# Read a reply without decoding it, whatever the client's decode_responses:
+# redis-py's public execute_command option (what its own SYNC and DUMP use).
+_RAW: dict[str, Any] = {NEVER_DECODE: True}
+
 # Hash fields: "v:<key>" values, "i:<key>" immutable marks, "f:<key>" flashes,
 # "_c" created, "_a" last access, "_d" deadline, "_e" expires_at ("" = none).
+# A key that holds another type than a hash is not a session: the scripts
+# treat it as gone (``TYPE`` answers a status reply, a table in Lua).
 
 _CREATE = _Script(
     """
@@ -77,21 +84,29 @@ return 1
 
 _TOUCH = _Script(
     """
-if redis.call('PEXPIREAT', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
-  return 1
-end
-return 0
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
+return 1
+"""
+)
+
+# -1: the old key holds no session; otherwise RENAMENX's 0 (the new key is
+# taken) or 1.
+_RENAME = _Script(
+    """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return -1 end
+return redis.call('RENAMENX', KEYS[1], KEYS[2])
 """
 )
 
 # Applies a request's operations atomically: a first pass checks them all
 # against the stored state (as changed by the earlier operations), so an
-# error writes nothing; the second pass writes.
+# error writes nothing; the second pass writes. A key of another type is gone.
 _COMMIT = _Script(
     """
 local key = KEYS[1]
-if redis.call('EXISTS', key) == 0 then return {'gone', ''} end
+if redis.call('TYPE', key)['ok'] ~= 'hash' then return {'gone', ''} end
 local n = tonumber(ARGV[5])
 local cleared, imm, val, out = false, {}, {}, {}
 local function is_imm(k)
@@ -171,14 +186,22 @@ return {'ok', ''}
 )
 
 # A user's index: one hash, handle -> the session's key, whose TTL is kept
-# at least as long as its newest session's (ARGV[3], milliseconds).
+# at least as long as its newest session's (ARGV[3], milliseconds). An index
+# key of another type is replaced (+2 in the answer): an index is rebuilt by
+# its user's logins, and the sessions it listed are left alone.
 _INDEX_ADD = _Script(
     """
+local replaced = 0
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'hash' and kind ~= 'none' then
+  redis.call('DEL', KEYS[1])
+  replaced = 2
+end
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return replaced end
 local t = redis.call('PEXPIRETIME', KEYS[1])
 if t < 0 or t < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
-return 1
+return 1 + replaced
 """
 )
 
@@ -200,9 +223,11 @@ def _quiet(cls: type) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str:
-    # A field that is not UTF-8 was not written by this store; replacing the
-    # bad bytes makes it invalid stored data, which the session ignores.
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    """A reply as text (redis-py gives bytes, or str when it decodes).
+
+    :raises UnicodeDecodeError: bytes that are not UTF-8.
+    """
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _num(value: float | None) -> str:
@@ -211,6 +236,11 @@ def _num(value: float | None) -> str:
 
 def _opt(value: str) -> float | None:
     return float(value) if value else None
+
+
+def _wrong_type(exc: BaseException) -> bool:
+    """Whether *exc* is Redis's answer to a command on a key of another type."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
 
 
 class _Binding:
@@ -361,6 +391,13 @@ class RedisDatabase:
     a pooled connection included); a failed or timed-out call, whatever the
     client raises, becomes :class:`tornsess.StoreUnavailable` (a 503 for the
     request), and the client reconnects by itself when Redis is back.
+
+    Stored data this store did not write is never an error: a session key
+    that holds another type than a hash, or a hash without the session's
+    timestamps, is a missing session (logged); a field that is not UTF-8 is
+    left out of its session (logged). Session hashes are read with redis-py's
+    ``NEVER_DECODE`` option, so a client with ``decode_responses=True``
+    reads them as bytes too and the store decodes each field itself.
 
     **Event loops and processes.** redis-py's connections belong to the event
     loop that opened them, and a forked child must not use its parent's
@@ -556,6 +593,24 @@ class RedisDatabase:
             )
         return StoreUnavailable(f"redis: {type(exc).__name__}: {exc}")
 
+    async def _hash(self, key: str) -> Mapping[Any, Any] | None:
+        """The fields of the hash at *key*, not decoded (empty if there is no
+        such key), or ``None`` if the key holds another type (logged)."""
+        return await self._tolerant(
+            lambda client: client.execute_command("HGETALL", key, **_RAW), key, None
+        )
+
+    async def _tolerant(self, command: Callable[[Any], Awaitable[T]], key: str, default: T) -> T:
+        """:meth:`_call`, answering *default* (and logging it) when *key*
+        holds another type than a hash."""
+        try:
+            return await self._call(command, keep=ResponseError)
+        except ResponseError as exc:
+            if not _wrong_type(exc):
+                raise self._unavailable(exc) from None
+        log.warning("tornsess: redis key %s holds another type than a hash; ignored", key)
+        return default
+
     @staticmethod
     def _pexpireat(expires_at: float | None) -> int:
         limit = time.time() + BROWSER_MAX_AGE
@@ -567,15 +622,16 @@ class RedisDatabase:
         """Accepted for the protocol; Redis expirations are not reported."""
 
     async def load(self, session_id: str) -> Record | None:
-        """The session (one ``HGETALL``), or ``None``: missing, expired, or
-        not a session this store wrote.
+        """The session (one ``HGETALL``), or ``None``: missing, expired, or a
+        key that holds no session this store wrote (logged).
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         if not is_valid_id(session_id):
             return None
         key = self.key(session_id)
-        return _record(await self._call(lambda client: client.hgetall(key)))
+        raw = await self._hash(key)
+        return None if raw is None else _record(raw, key)
 
     async def create(self, session_id: str, record: Record) -> bool:
         """Store a new session; ``False`` if its key is taken.
@@ -606,8 +662,8 @@ class RedisDatabase:
     ) -> None:
         """Apply *ops* and the times in one script, atomically.
 
-        :raises tornsess.SessionInterrupted: the session is gone; nothing is
-            written.
+        :raises tornsess.SessionInterrupted: the session is gone (or its key
+            holds no session); nothing is written.
         :raises tornsess.ImmutableEntry: an operation changes an immutable key.
         :raises TypeError: an increment of a non-number (or beyond 15 digits).
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
@@ -638,7 +694,7 @@ class RedisDatabase:
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         """Move the expiry and the access time; ``False`` if the session is
-        gone.
+        gone (or its key holds no session).
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
@@ -649,12 +705,14 @@ class RedisDatabase:
         return bool(await self._call(lambda client: _TOUCH(client, [key], args)))
 
     async def rename(self, old_id: str, new_id: str) -> bool:
-        """``RENAMENX``, atomic. Under Redis Cluster the two keys live in
-        different slots, which no single command can span: then the session
-        is copied to the new key and the old key deleted (if a destroy wins
-        the race, the copy is deleted too and the rename fails).
+        """``RENAMENX`` in a script that first checks the old key holds a
+        session; atomic. Under Redis Cluster the two keys live in different
+        slots, which no single command can span: then the session is copied
+        to the new key and the old key deleted (if a destroy wins the race,
+        the copy is deleted too and the rename fails).
 
-        :raises tornsess.SessionInterrupted: the session is gone.
+        :raises tornsess.SessionInterrupted: the session is gone (or its key
+            holds no session).
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         if not is_valid_id(old_id) or not is_valid_id(new_id):
@@ -662,28 +720,28 @@ class RedisDatabase:
         old, new = self.key(old_id), self.key(new_id)
         if not self._cross_slot:
             try:
-                return bool(
-                    await self._call(
-                        lambda client: client.renamenx(old, new),
-                        keep=(ResponseError, RedisClusterException),
-                    )
+                moved = await self._call(
+                    lambda client: _RENAME(client, [old, new]),
+                    keep=(ResponseError, RedisClusterException),
                 )
             except (ResponseError, RedisClusterException) as exc:
                 message = str(exc).lower()
-                if "no such key" in message:
-                    raise SessionInterrupted("the session was destroyed or expired") from None
                 if "crossslot" not in message and "same key slot" not in message:
                     raise self._unavailable(exc) from None
                 self._cross_slot = True
+            else:
+                if int(moved) < 0:
+                    raise SessionInterrupted("the session was destroyed or expired")
+                return bool(moved)
         return await self._copy_rename(old, new)
 
     async def _copy_rename(self, old: str, new: str) -> bool:
-        raw: dict[Any, Any] = await self._call(lambda client: client.hgetall(old))
-        if not raw:
+        raw = await self._hash(old)
+        record = None if raw is None else _record(raw, old)
+        if raw is None or record is None:
             raise SessionInterrupted("the session was destroyed or expired")
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        args: list[Any] = [self._pexpireat(_opt(fields.get("_e", "")))]
-        for name, value in fields.items():
+        args: list[Any] = [self._pexpireat(record.expires_at)]
+        for name, value in raw.items():
             args += [name, value]
         if not await self._call(lambda client: _CREATE(client, [new], args)):
             return False
@@ -725,7 +783,7 @@ class RedisDatabase:
         async def run(client: Any) -> None:
             for pattern in (escaped + "{*}", escaped + "u:{*}"):  # sessions, then indexes
                 batch: list[Any] = []
-                async for key in client.scan_iter(match=pattern, count=500):
+                async for key in client.scan_iter(match=pattern, count=500, **_RAW):
                     batch.append(key)
                     if len(batch) >= 500:
                         await client.unlink(*batch)
@@ -744,7 +802,8 @@ class RedisDatabase:
     async def index_add(
         self, tag: str, handle: str, session_id: str, expires_at: float | None
     ) -> None:
-        """File *handle* under *tag*.
+        """File *handle* under *tag* (an index key of another type is
+        replaced, logged).
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
@@ -759,7 +818,9 @@ class RedisDatabase:
 
     async def _index_write(self, tag: str, args: list[str | int]) -> None:
         index = self.index_key(tag)
-        await self._call(lambda client: _INDEX_ADD(client, [index], args))
+        answer = await self._call(lambda client: _INDEX_ADD(client, [index], args))
+        if int(answer) >= 2:
+            log.warning("tornsess: redis key %s held another type than a hash; replaced", index)
 
     async def index_remove(self, tag: str, handle: str) -> None:
         """Drop *handle*'s entry.
@@ -767,28 +828,33 @@ class RedisDatabase:
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         index = self.index_key(tag)
-        await self._call(lambda client: client.hdel(index, handle))
+        await self._tolerant(lambda client: client.hdel(index, handle), index, 0)
 
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
-        """The live sessions under *tag*; dead entries are pruned.
+        """The live sessions under *tag*; dead or unreadable entries are pruned.
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         index = self.index_key(tag)
-        entries: dict[Any, Any] = await self._call(lambda client: client.hgetall(index))
+        entries = await self._hash(index)
         found: list[tuple[str, Record]] = []
-        dead: list[str] = []
-        for raw_handle, raw_key in entries.items():
-            handle, key = _text(raw_handle), _text(raw_key)
+        dead: list[Any] = []
+        for raw_handle, raw_key in (entries or {}).items():
+            try:
+                handle, key = _text(raw_handle), _text(raw_key)
+            except UnicodeDecodeError:
+                log.warning("tornsess: redis key %s has an entry that is not UTF-8; dropped", index)
+                dead.append(raw_handle)
+                continue
             session_key = f"{self.prefix}{{{key}}}"
-            raw = await self._call(lambda client: client.hgetall(session_key))  # noqa: B023
-            record = _record(raw)
+            raw = await self._hash(session_key)
+            record = None if raw is None else _record(raw, session_key)
             if record is None:
-                dead.append(handle)
+                dead.append(raw_handle)
             else:
                 found.append((handle, record))
         if dead:
-            await self._call(lambda client: client.hdel(index, *dead))
+            await self._tolerant(lambda client: client.hdel(index, *dead), index, 0)
         return found
 
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
@@ -797,13 +863,20 @@ class RedisDatabase:
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         index = self.index_key(tag)
-        key = await self._call(lambda client: client.hget(index, handle))
-        if key is None:
+        raw = await self._tolerant(
+            lambda client: client.execute_command("HGET", index, handle, **_RAW), index, None
+        )
+        if raw is None:
             return False, None
-        session_key = f"{self.prefix}{{{_text(key)}}}"
-        existed = await self._call(lambda client: client.delete(session_key))
-        await self._call(lambda client: client.hdel(index, handle))
-        return bool(existed), None
+        existed = False
+        try:
+            session_key = f"{self.prefix}{{{_text(raw)}}}"
+        except UnicodeDecodeError:
+            log.warning("tornsess: redis key %s has an entry that is not UTF-8; dropped", index)
+        else:
+            existed = bool(await self._call(lambda client: client.delete(session_key)))
+        await self._tolerant(lambda client: client.hdel(index, handle), index, 0)
+        return existed, None
 
     async def close(self) -> None:
         """Close the connections of the store's own client on the running
@@ -859,15 +932,21 @@ async def _forget(client: Any, *, forked: bool) -> None:
         client.connection_pool.reset()
 
 
-def _record(raw: dict[Any, Any] | list[Any]) -> Record | None:
+def _record(raw: Mapping[Any, Any] | Sequence[Any], key: str) -> Record | None:
     """A session's hash (a dict, or ``HGETALL``'s flat list of fields and
-    values) as a Record, or ``None`` (missing, expired, or not a session this
-    store wrote)."""
+    values; bytes or str) as a Record, or ``None``: missing, expired, or not
+    a session this store wrote (logged). Fields that are not UTF-8 are left
+    out (logged)."""
     if not raw:
         return None
-    if isinstance(raw, list):
-        raw = dict(zip(raw[::2], raw[1::2], strict=False))
-    fields = {_text(k): _text(v) for k, v in raw.items()}
+    pairs = raw.items() if isinstance(raw, Mapping) else zip(raw[::2], raw[1::2], strict=False)
+    fields: dict[str, str] = {}
+    unreadable = 0
+    for raw_name, raw_value in pairs:
+        try:
+            fields[_text(raw_name)] = _text(raw_value)
+        except UnicodeDecodeError:
+            unreadable += 1
     values: dict[str, str] = {}
     flashes: dict[str, str] = {}
     immutable: set[str] = set()
@@ -885,9 +964,14 @@ def _record(raw: dict[Any, Any] | list[Any]) -> Record | None:
         deadline = _opt(fields.get("_d", ""))
         expires_at = _opt(fields.get("_e", ""))
     except (KeyError, ValueError):
-        return None  # not a session this store wrote
+        log.warning("tornsess: redis key %s holds no session this store wrote; ignored", key)
+        return None
     if expires_at is not None and expires_at <= time.time():
         return None
+    if unreadable:
+        log.warning(
+            "tornsess: ignoring %d field(s) of redis key %s that are not UTF-8", unreadable, key
+        )
     return Record(values, frozenset(immutable), flashes, created, accessed, deadline, expires_at)
 
 
