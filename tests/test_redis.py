@@ -27,7 +27,7 @@ from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 
 from tests.apps import make_app
-from tests.helpers import Browser, OwnRedis
+from tests.helpers import Browser, OwnRedis, free_port, require_binary, require_redis_server
 from tornsess import Record, SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.ids import new_id
 from tornsess.sessiondb import RedisDatabase
@@ -93,6 +93,19 @@ async def asettle(read: Callable[[], int], expected: int) -> int:
         await asyncio.sleep(0.02)
         value = read()
     return value
+
+
+def wait_for_port(port: int) -> None:
+    """Return once something accepts connections on *port* (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def store_records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:
@@ -678,8 +691,6 @@ async def test_a_call_cancelled_during_the_handshake_logs_nothing(
 
 @pytest.mark.gen_test
 async def test_an_acl_user_and_a_unix_socket(tmp_path: Path) -> None:
-    from tests.helpers import _wait_for_port as wait_for_port
-    from tests.helpers import free_port, require_redis_server
 
     sock = tmp_path / "redis.sock"
     port = free_port()
@@ -718,8 +729,6 @@ async def test_an_acl_user_and_a_unix_socket(tmp_path: Path) -> None:
 
 @pytest.mark.gen_test(timeout=60)
 async def test_tls_and_its_url_options(tmp_path: Path) -> None:
-    from tests.helpers import _wait_for_port as wait_for_port
-    from tests.helpers import free_port, require_binary, require_redis_server
 
     openssl = require_binary("openssl", "install openssl to run the TLS test")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
