@@ -382,10 +382,10 @@ class RedisDatabase:
     the session still exists, with increments added in Redis. The key's TTL
     is the earlier of the absolute deadline and the idle timeout (and never
     more than 400 days); the idle refresh is a ``PEXPIREAT`` plus one field,
-    never a rewrite of the data.
-    On a cluster, ``regenerate`` copies the session to its new key and
-    deletes the old one (the two keys are in different slots, which no
-    single command spans), and ``destroy_all`` scans every master.
+    never a rewrite of the data. On a cluster, ``regenerate`` copies the
+    session to its new key and deletes the old one (the two keys are in
+    different slots, which no single command spans), and ``destroy_all``
+    scans every master.
 
     Every call is bounded by *timeout* seconds (connecting and waiting for
     a pooled connection included); a failed or timed-out call, whatever the
@@ -417,9 +417,12 @@ class RedisDatabase:
       close any more (asyncio warns about them): the store forgets them and
       never uses them again.
     - In a forked child (``tornado.process.fork_processes`` after a start-up
-      check), the parent's connections are never used, closed or collected:
-      the child keeps them untouched (a close could disturb the parent's
-      event loop, whose epoll the child shares) and opens its own.
+      check), the parent's connections are never used: the child opens its
+      own, even on a loop inherited from the parent. Those of a client the
+      store built are kept untouched, never closed or collected (a close
+      goes through the parent's event loop, whose epoll the child shares);
+      an injected client's pool is disconnected and reset, the only way
+      public methods offer.
 
     :meth:`close` closes the connections of the running loop (an injected
     client is left to its owner), and calls still in flight on them end with
