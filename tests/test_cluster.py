@@ -7,7 +7,10 @@ against the same real cluster through the ``cluster`` store kind."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from tests.apps import make_app
 from tests.helpers import Browser, OwnCluster
+from tests.test_redis import every_call
 from tornsess import ConfigError, Record, Sessions
 from tornsess.ids import new_id, store_key
 from tornsess.sessiondb import RedisDatabase
@@ -180,4 +184,47 @@ async def test_many_first_calls_at_once(redis_cluster: OwnCluster) -> None:
             await db.commit(sid, [], 2.0, None, None)
 
     await asyncio.gather(*(one() for _ in range(32)))
+    await db.close()
+
+
+def cluster_connections(cluster: OwnCluster, name: str) -> list[int]:
+    """Per master, the connections named *name* (CLIENT SETNAME)."""
+    counts = []
+    for index in range(len(cluster.ports)):
+        listing = cluster.cli(index, "client", "list")
+        counts.append(sum(1 for line in listing.splitlines() if f" name={name} " in line))
+    return counts
+
+
+def test_a_cluster_store_on_one_loop_after_another(redis_cluster: OwnCluster) -> None:
+    # Each asyncio.run gets a client of its own; the loop's shutdown closes
+    # its connections on every master.
+    name = f"runs{uuid.uuid4().hex[:8]}"
+    db = RedisDatabase(f"{redis_cluster.url}?client_name={name}", prefix=f"{name}:")
+    for round in range(3):
+        asyncio.run(every_call(db, f"user{round}"))
+        deadline = time.monotonic() + 10
+        while any(cluster_connections(redis_cluster, name)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cluster_connections(redis_cluster, name) == [0, 0, 0]
+    asyncio.run(db.close())
+    gc.collect()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_burst_waits_for_the_cluster_nodes_connections(redis_cluster: OwnCluster) -> None:
+    # redis-py's cluster nodes raise once max_connections are in use; the
+    # store makes a burst wait for a free one instead.
+    name = f"burst{uuid.uuid4().hex[:8]}"
+    db = RedisDatabase(
+        f"{redis_cluster.url}?max_connections=2&client_name={name}", prefix=f"{name}:"
+    )
+    sids = [new_id() for _ in range(10)]
+    for sid in sids:
+        assert await db.create(sid, Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None))
+    loaded = await asyncio.gather(*(db.load(sids[n % 10]) for n in range(50)))
+    assert all(r is not None and r.values == {"a": '"b"'} for r in loaded)
+    # Two per node for commands, and on one node the connection that
+    # discovered the topology.
+    assert max(cluster_connections(redis_cluster, name)) <= 3
     await db.close()

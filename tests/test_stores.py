@@ -280,21 +280,18 @@ async def test_dead_redis_gives_503_and_requests_succeed_once_it_is_back(
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_the_short_way_survives_closed_connections_and_a_script_flush(
+async def test_connections_redis_closed_and_a_script_flush_are_survived(
     serve: Callable[..., Browser], own_redis: OwnRedis
 ) -> None:
-    # The request path's commands go on connections of the store's own
-    # (tornsess.sessiondb._lane) when it built the client from a URL.
     import redis as sync_redis
 
     db = RedisDatabase(own_redis.url, timeout=0.5)
-    assert db._lane is not None
-    assert RedisDatabase(client=aioredis.Redis.from_url(own_redis.url))._lane is None
     manager = Sessions()
     manager.use_database(db)
     browser = serve(make_app(manager))
     await asyncio.gather(*(browser.fork().get("/set?key=a&value=b", cookie="") for _ in range(4)))
-    assert len(db._lane._idle) >= 2  # several connections, now idle
+    idle, _ = db.client.connection_pool.get_connection_count()
+    assert idle[0] >= 2  # several connections, now idle
     await browser.get("/incr?key=n")
     admin = sync_redis.Redis.from_url(own_redis.url)
     try:
@@ -313,51 +310,11 @@ async def test_the_short_way_survives_closed_connections_and_a_script_flush(
     await db.close()
 
 
-@pytest.mark.gen_test(timeout=60)
-async def test_the_short_way_retries_a_read_once_but_never_a_write(own_redis: OwnRedis) -> None:
-    from tornsess.sessiondb._lane import pack
-
-    db = RedisDatabase(own_redis.url, timeout=0.5)
-    lane = db._lane
-    assert lane is not None
-    assert await lane.call(pack("SET", "k", "v"), idempotent=False) == b"OK"
-    for idempotent, survives in ((True, True), (False, False)):
-        # An idle connection that breaks after the check (the server's
-        # reply lost): a read goes again on a new connection, a write fails.
-        conn, _ = lane._idle[-1]
-        assert conn._writer is not None
-        conn._writer.transport.abort()
-        lane._idle[-1] = (conn, time.monotonic())
-        if survives:
-            assert await lane.call(pack("GET", "k"), idempotent=idempotent) == b"v"
-        else:
-            with pytest.raises(Exception) as info:
-                await lane.call(pack("INCR", "n"), idempotent=idempotent)
-            assert "Connection" in type(info.value).__name__ or isinstance(info.value, OSError)
-    assert await lane.call(pack("GET", "n"), idempotent=True) is None  # never applied
-    await db.close()
-
-
-def test_the_short_way_packs_commands_as_redis_py_does() -> None:
-    from tornsess.sessiondb._lane import pack
-
-    conn = aioredis.Redis().connection_pool.make_connection()  # type: ignore[no-untyped-call]
-    for args in (
-        ("HGETALL", "tornsess:{" + "a" * 64 + "}"),
-        ("EVALSHA", "f" * 40, 1, "k", repr(1764144000.25), "", 1764200000000, 0),
-        ("EVAL", "return 1", 1, "k", "v:näme", b"\x00\xff", -3),
-    ):
-        assert pack(*args) == b"".join(conn.pack_command(*args)), args
-
-
-def test_the_short_way_uses_the_urls_database(own_redis: OwnRedis) -> None:
-    # The store's own connections are made by the client's pool, so they
-    # select the URL's database (and would authenticate as it says).
+def test_the_urls_database_is_used(own_redis: OwnRedis) -> None:
     import redis as sync_redis
 
     url = own_redis.url.rsplit("/", 1)[0] + "/3"
     db = RedisDatabase(url, timeout=0.5)
-    assert db._lane is not None
     sid = new_id()
     record = Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None)
 
@@ -379,21 +336,15 @@ def test_the_short_way_uses_the_urls_database(own_redis: OwnRedis) -> None:
         other.close()
 
 
-def test_the_short_way_keeps_its_timeout_on_a_new_event_loop(own_redis: OwnRedis) -> None:
+def test_a_new_event_loop_keeps_the_timeout(own_redis: OwnRedis) -> None:
     # A store used under one event loop and then another (tests, a restarted
-    # loop) neither uses the old loop's connections nor loses its timeout:
-    # its watchdog moves to the running loop.
+    # loop) neither uses the old loop's connections nor loses its timeout.
     db = RedisDatabase(own_redis.url, timeout=0.5)
-    lane = db._lane
-    assert lane is not None
     record = Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None)
     sid = new_id()
 
     async def first_loop() -> None:
         assert await db.create(sid, record)
-        assert lane._watchdog is not None  # left armed on this loop
-        for conn, _ in lane._idle:
-            await conn.disconnect()  # (no unclosed sockets at exit)
 
     asyncio.run(first_loop())
 
@@ -402,7 +353,7 @@ def test_the_short_way_keeps_its_timeout_on_a_new_event_loop(own_redis: OwnRedis
         own_redis.signal(signal.SIGSTOP)
         try:
             with pytest.raises(StoreUnavailable):
-                # A hang (no watchdog) would end in TimeoutError instead.
+                # A hang (no timeout) would end in TimeoutError instead.
                 await asyncio.wait_for(db.load(sid), 30)
         finally:
             own_redis.signal(signal.SIGCONT)

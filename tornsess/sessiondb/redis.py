@@ -1,30 +1,30 @@
 """RedisDatabase: sessions in Redis, shared by every process and host that
-uses the same server, on redis-py's asyncio client."""
+uses the same server, on redis-py's asyncio client (its public API only)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import inspect
 import logging
+import os
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 try:
     import redis
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import ClusterNode, RedisCluster
-    from redis.exceptions import (
-        AskError,
-        NoScriptError,
-        RedisClusterException,
-        RedisError,
-        ResponseError,
-    )
-
-    from ._lane import Lane, lane_for, pack
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.client import NEVER_DECODE
+    from redis.exceptions import AskError, NoScriptError, RedisClusterException, ResponseError
+    from redis.retry import Retry as SyncRetry
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("RedisDatabase needs redis-py: pip install 'tornsess[redis]'") from exc
 
@@ -45,30 +45,68 @@ _CLUSTER_HINT = (
     "RedisDatabase(url, cluster=True)"
 )
 
+
+class _Script:
+    """A Lua script, run by its SHA (``EVALSHA``) and by its text (``EVAL``,
+    which also caches it) when the server does not have it: after a restart
+    or ``SCRIPT FLUSH``. Holds no client: it runs on the one it is given."""
+
+    __slots__ = ("text", "sha")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+    async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.eval(self.text, len(keys), *keys, *args)
+
+
+# Read a reply without decoding it, whatever the client's decode_responses:
+# redis-py's public execute_command option (what its own SYNC and DUMP use).
+_RAW: dict[str, Any] = {NEVER_DECODE: True}
+
 # Hash fields: "v:<key>" values, "i:<key>" immutable marks, "f:<key>" flashes,
 # "_c" created, "_a" last access, "_d" deadline, "_e" expires_at ("" = none).
+# A key that holds another type than a hash is not a session: the scripts
+# treat it as gone (``TYPE`` answers a status reply, a table in Lua).
 
-_CREATE = """
+_CREATE = _Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 """
+)
 
-_TOUCH = """
-if redis.call('PEXPIREAT', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
-  return 1
-end
-return 0
+_TOUCH = _Script(
+    """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
+return 1
 """
+)
+
+# -1: the old key holds no session; otherwise RENAMENX's 0 (the new key is
+# taken) or 1.
+_RENAME = _Script(
+    """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return -1 end
+return redis.call('RENAMENX', KEYS[1], KEYS[2])
+"""
+)
 
 # Applies a request's operations atomically: a first pass checks them all
 # against the stored state (as changed by the earlier operations), so an
-# error writes nothing; the second pass writes.
-_COMMIT = """
+# error writes nothing; the second pass writes. A key of another type is gone.
+_COMMIT = _Script(
+    """
 local key = KEYS[1]
-if redis.call('EXISTS', key) == 0 then return {'gone', ''} end
+if redis.call('TYPE', key)['ok'] ~= 'hash' then return {'gone', ''} end
 local n = tonumber(ARGV[5])
 local cleared, imm, val, out = false, {}, {}, {}
 local function is_imm(k)
@@ -145,24 +183,51 @@ redis.call('HSET', key, '_a', ARGV[1], '_d', ARGV[2], '_e', ARGV[3])
 redis.call('PEXPIREAT', key, ARGV[4])
 return {'ok', ''}
 """
+)
 
 # A user's index: one hash, handle -> the session's key, whose TTL is kept
-# at least as long as its newest session's (ARGV[3], milliseconds).
-_INDEX_ADD = """
+# at least as long as its newest session's (ARGV[3], milliseconds). An index
+# key of another type is replaced (+2 in the answer): an index is rebuilt by
+# its user's logins, and the sessions it listed are left alone.
+_INDEX_ADD = _Script(
+    """
+local replaced = 0
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'hash' and kind ~= 'none' then
+  redis.call('DEL', KEYS[1])
+  replaced = 2
+end
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return replaced end
 local t = redis.call('PEXPIRETIME', KEYS[1])
 if t < 0 or t < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
-return 1
+return 1 + replaced
 """
+)
 
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 
+def _quiet(cls: type) -> dict[str, Any]:
+    """The argument that turns maintenance notifications off, for a client
+    the store builds with *cls*: with them on (the default under RESP3,
+    itself redis-py 8's default protocol), the pool skips its check that a
+    connection holds no unread reply before it reuses it, and a stray reply
+    could answer another session's load. Older redis-py versions have
+    neither the notifications nor the argument."""
+    if "maint_notifications_config" not in inspect.signature(cls).parameters:
+        return {}
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 def _text(value: Any) -> str:
-    # A field that is not UTF-8 was not written by this store; replacing the
-    # bad bytes makes it invalid stored data, which the session ignores.
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    """A reply as text (redis-py gives bytes, or str when it decodes).
+
+    :raises UnicodeDecodeError: bytes that are not UTF-8.
+    """
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _num(value: float | None) -> str:
@@ -173,6 +238,113 @@ def _opt(value: str) -> float | None:
     return float(value) if value else None
 
 
+def _wrong_type(exc: BaseException) -> bool:
+    """Whether *exc* is Redis's answer to a command on a key of another type."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
+
+
+class _Binding:
+    """The redis-py client a store uses on one event loop in one process.
+
+    Its *keeper* is an async generator started on that loop: asyncio closes
+    the async generators of a loop (``shutdown_asyncgens``) before closing
+    the loop, as ``asyncio.run`` does, and the keeper's ``finally`` then
+    closes this binding's connections while the loop still runs.
+    """
+
+    __slots__ = (
+        "loop",
+        "pid",
+        "client",
+        "owned",
+        "registry",
+        "keeper",
+        "calls",
+        "closed",
+        "abandoned",
+        "ready",
+        "lock",
+        "gate",
+        "forget",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        client: Any,
+        *,
+        owned: bool,
+        cluster: bool,
+        registry: dict[asyncio.AbstractEventLoop, _Binding],
+        forget: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        self.loop = loop
+        self.pid = os.getpid()
+        self.client = client
+        self.owned = owned
+        self.registry = registry
+        self.calls = 0
+        self.closed = False  # by RedisDatabase.close()
+        self.abandoned = False  # dropped without closing (see abandon)
+        # The first call prepares the binding alone: it drops an injected
+        # client's connections of another loop or process (*forget*) and
+        # discovers a cluster's topology (redis-py's asyncio RedisCluster
+        # breaks when many coroutines make its first calls at once: each
+        # starts the discovery and closes connections under the others).
+        self.forget = forget
+        self.ready = not cluster and forget is None
+        self.lock = None if self.ready else asyncio.Lock()
+        # redis-py's cluster nodes raise once max_connections are in use; a
+        # burst waits for a free one instead (single servers: the blocking
+        # pool does this).
+        self.gate: asyncio.Semaphore | None = None
+        if cluster:
+            limit = client.get_connection_kwargs().get("max_connections") or 100
+            self.gate = asyncio.Semaphore(limit)
+        self.keeper = self._keep()
+        with contextlib.suppress(StopIteration):
+            # Runs to its yield, without waiting for anything: the running
+            # loop's async generator hooks register it with *loop*.
+            self.keeper.asend(None).send(None)
+
+    async def _keep(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if self.registry.get(self.loop) is self:
+                del self.registry[self.loop]
+            if not self.abandoned:
+                await self.release()
+
+    async def release(self) -> None:
+        """Close this binding's connections, in use or idle: the store's own
+        client is closed, an injected client's connections are disconnected
+        (the application closes its client). Failures are logged (DEBUG)."""
+        try:
+            if self.owned or isinstance(self.client, RedisCluster):
+                await self.client.aclose()
+            else:
+                await self.client.connection_pool.disconnect()
+        except Exception as exc:
+            log.debug("tornsess: closing redis connections: %s: %s", type(exc).__name__, exc)
+
+    async def close(self) -> None:
+        """Close the binding on its own loop (its connections with it)."""
+        self.closed = True
+        await self.keeper.aclose()
+
+    def abandon(self) -> None:
+        """Forget the binding without waiting for anything, when its
+        connections cannot be closed from here: its loop is closed, or it
+        belongs to the parent of this forked process (whose sockets the
+        child must not touch). The keeper ends at once, closing nothing."""
+        self.abandoned = True
+        if self.registry.get(self.loop) is self:
+            del self.registry[self.loop]
+        with contextlib.suppress(StopIteration):
+            self.keeper.aclose().send(None)
+
+
 class RedisDatabase:
     """Sessions in Redis or a Redis Cluster: one hash per session under
     ``<prefix>{<sha256 of the id>}`` (the braces are a Redis Cluster hash tag,
@@ -180,32 +352,81 @@ class RedisDatabase:
 
     Give either *url* or a ready *client*:
 
-    - ``redis://[:password@]host:port/db``, ``rediss://...`` (TLS) or
-      ``unix:///path/to/socket``: one Redis server (with its replicas behind
-      it, if any).
-    - ``redis+cluster://[:password@]host:port[,host:port...]`` (or
+    - ``redis://[[user]:password@]host:port/db``, ``rediss://...`` (TLS) or
+      ``unix:///path/to/socket?db=0``: one Redis server (with its replicas
+      behind it, if any).
+    - ``redis+cluster://[[user]:password@]host:port[,host:port...]`` (or
       ``rediss+cluster://``): a Redis Cluster, found from any of the listed
       nodes. ``cluster=True`` with a ``redis://`` URL means the same.
     - *client*: a :class:`redis.asyncio.client.Redis` or a
-      :class:`redis.asyncio.cluster.RedisCluster`.
+      :class:`redis.asyncio.cluster.RedisCluster`, used as it is configured
+      (pool, retries, ``decode_responses``, RESP3, TLS, Sentinel...).
 
-    A URL that names one node of a cluster without the cluster form is
-    refused at construction (the store asks the server, if it answers), since
-    most requests would fail with ``MOVED``.
+    Every command goes through redis-py's public API, so what a URL says is
+    done by redis-py: query options (``?max_connections=``,
+    ``?socket_timeout=``, ``?health_check_interval=``, ``?protocol=3``,
+    ``?client_name=``, TLS options...), ACL users, TLS and Unix sockets. A
+    client built from a URL never retries a command (a write whose
+    connection failed may have been applied: it is not sent twice), uses
+    *timeout* as its socket timeouts, pings a connection idle for 30 s before
+    using it, and takes its connections from a blocking pool of
+    ``max_connections`` (100 unless the URL says otherwise), so a burst of
+    requests waits for a free connection, within *timeout*, instead of
+    failing. A URL that names one node of a cluster without the cluster form
+    is refused at construction (the store asks the server, if it answers),
+    since most requests would fail with ``MOVED``.
 
-    Loading is one ``HGETALL``; a commit is one Lua script run by its SHA,
-    which applies the request's operations atomically, only if the session
-    still exists, with increments added in Redis. The key's TTL is the
-    earlier of the absolute deadline and the idle timeout (and never more than
-    400 days); the idle refresh is a ``PEXPIREAT`` plus one field, never a
-    rewrite of the data. On a cluster, ``regenerate`` copies the session to
-    its new key and deletes the old one (the two keys are in different slots,
-    which no single command spans), and ``destroy_all`` scans every master.
+    Loading is one ``HGETALL``; a commit is one Lua script run by its SHA
+    (``EVALSHA``, and ``EVAL`` when the server does not have it, after a
+    restart), which applies the request's operations atomically, only if
+    the session still exists, with increments added in Redis. The key's TTL
+    is the earlier of the absolute deadline and the idle timeout (and never
+    more than 400 days); the idle refresh is a ``PEXPIREAT`` plus one field,
+    never a rewrite of the data. On a cluster, ``regenerate`` copies the
+    session to its new key and deletes the old one (the two keys are in
+    different slots, which no single command spans), and ``destroy_all``
+    scans every master.
 
-    Every call is bounded by *timeout* seconds; a failed or timed-out call,
-    whatever the client raises, becomes :class:`tornsess.StoreUnavailable` (a
-    503 for the request), and the client reconnects by itself when Redis is
-    back.
+    Every call is bounded by *timeout* seconds (connecting and waiting for
+    a pooled connection included); a failed or timed-out call, whatever the
+    client raises, becomes :class:`tornsess.StoreUnavailable` (a 503 for the
+    request), and the client reconnects by itself when Redis is back.
+
+    Stored data this store did not write is never an error: a session key
+    that holds another type than a hash, or a hash without the session's
+    timestamps, is a missing session (logged); a field that is not UTF-8 is
+    left out of its session (logged). Session hashes are read with redis-py's
+    ``NEVER_DECODE`` option, so a client with ``decode_responses=True``
+    reads them as bytes too and the store decodes each field itself.
+
+    **Event loops and processes.** redis-py's connections belong to the event
+    loop that opened them, and a forked child must not use its parent's
+    sockets. The store keeps one client per ``(running loop, process)``:
+
+    - When it built the client from a URL, a call on a loop or in a process
+      it has not served yet gets a new client (several loops may use the
+      store at once, each with its own connections).
+    - An injected client serves one loop at a time: on a new loop the store
+      first disconnects the connections of its pool made on the previous one
+      (and, after a fork, resets the pool, as redis-py does in a forked
+      process); a cluster client is closed and rediscovers its topology.
+    - A loop's connections are closed before the loop closes, when it is
+      shut down as ``asyncio.run`` does (``loop.shutdown_asyncgens()``): the
+      store keeps an async generator on each loop whose ``finally`` closes
+      them. A loop closed without that leaves sockets no public API can
+      close any more (asyncio warns about them): the store forgets them and
+      never uses them again.
+    - In a forked child (``tornado.process.fork_processes`` after a start-up
+      check), the parent's connections are never used: the child opens its
+      own, even on a loop inherited from the parent. Those of a client the
+      store built are kept untouched, never closed or collected (a close
+      goes through the parent's event loop, whose epoll the child shares);
+      an injected client's pool is disconnected and reset, the only way
+      public methods offer.
+
+    :meth:`close` closes the connections of the running loop (an injected
+    client is left to its owner), and calls still in flight on them end with
+    ``StoreUnavailable``; a later call opens new ones.
 
     Redis expires keys itself and does not know the session ids (only their
     hashes), so ``on_destroy`` callbacks do not run for sessions that Redis
@@ -230,39 +451,42 @@ class RedisDatabase:
             raise ConfigError("timeout", f"must be positive, got {timeout!r}")
         if not isinstance(prefix, str):
             raise ConfigError("prefix", "must be a str")
+        # _make builds a client like the first one, for a new loop or
+        # process; None for an injected client, which is always the same.
+        self._make: Callable[[], Any] | None
         if client is None:
             assert url is not None
-            client, cluster = _client_from_url(url, cluster, timeout)
-            self._owns_client = True
+            self._make, client, cluster = _client_factory(url, cluster, timeout)
         else:
             cluster = isinstance(client, RedisCluster)
-            self._owns_client = False
-        self.client: Any = client
+            self._make = None
+        self._spare: Any = client  # the client the next binding takes, if any
+        self._latest: Any = client
         self.cluster = cluster
         self.prefix = prefix
         self.timeout = timeout
-        self._create = client.register_script(_CREATE)
-        self._touch = client.register_script(_TOUCH)
-        self._commit = client.register_script(_COMMIT)
-        self._index_add = client.register_script(_INDEX_ADD)
-        # The request path's commands (load, create, commit, touch) take the
-        # short way on a single server whose client this store built (see
-        # tornsess.sessiondb._lane); a client given by the application, and
-        # a cluster, keep the client's own path.
-        self._lane: Lane | None = (
-            lane_for(client, timeout) if self._owns_client and not cluster else None
-        )
         # On a cluster, a session's old and new keys are in different slots.
         self._cross_slot = cluster
-        # redis-py's asyncio RedisCluster breaks when many coroutines make its
-        # first calls at once (each starts the topology discovery; connections
-        # are closed under the others: AttributeError on a None writer), so
-        # the first call discovers the topology alone.
-        self._ready = not cluster
-        self._ready_lock: asyncio.Lock | None = None
+        self._bindings: dict[asyncio.AbstractEventLoop, _Binding] = {}
+        self._inherited: list[_Binding] = []  # a parent's, in a forked child
+        self._served: tuple[asyncio.AbstractEventLoop, int] | None = None
 
     def __repr__(self) -> str:
         return f"RedisDatabase(prefix={self.prefix!r})"
+
+    @property
+    def client(self) -> Any:
+        """The redis-py client the store uses on the running event loop in
+        this process; outside a loop, or on a loop the store has not served
+        yet, the client it used (or built) last. An injected client is always
+        that client."""
+        try:
+            binding = self._bindings.get(asyncio.get_running_loop())
+        except RuntimeError:
+            binding = None
+        if binding is not None and binding.pid == os.getpid():
+            return binding.client
+        return self._latest
 
     def key(self, session_id: str) -> str:
         """The Redis key of a session."""
@@ -272,66 +496,97 @@ class RedisDatabase:
         """The Redis key of a user's index (in a cluster slot of its own)."""
         return f"{self.prefix}u:{{{tag}}}"
 
-    async def _run(
+    # -- one call ---------------------------------------------------------------
+
+    async def _call(
         self,
-        call: Awaitable[T],
+        command: Callable[[Any], Awaitable[T]],
         *,
-        keep: type[BaseException] | tuple[type[BaseException], ...] | None = None,
-        bounded: bool = True,
+        keep: type[BaseException] | tuple[type[BaseException], ...] = (),
     ) -> T:
-        """Await one Redis call within the timeout; failures become
-        StoreUnavailable, except those of type *keep*, which the caller
-        interprets. A call that bounds itself (the lane's, by its watchdog)
-        passes ``bounded=False``."""
-        if not self._ready:
-            await self._discover(call)
+        """``command(client)`` on the running loop's client, within the
+        timeout.
+
+        :raises tornsess.StoreUnavailable: the call failed or timed out,
+            whatever the client raised, except errors of type *keep*, which
+            the caller interprets.
+        """
         try:
-            return await (_bounded(call, self.timeout) if bounded else call)
+            return await _bounded(self._attempt(command), self.timeout)
         except asyncio.TimeoutError:
             raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, RedisClusterException, OSError) as exc:
-            if keep is not None and isinstance(exc, keep):
-                raise
+        except keep:
+            raise
+        except Exception as exc:
             raise self._unavailable(exc) from None
 
-    async def _lane_call(self, packed: bytes, *, idempotent: bool) -> Any:
-        """:meth:`_run` for a command on the lane; ``NoScriptError`` is
-        left to :meth:`_script`."""
-        assert self._lane is not None
-        call = self._lane.call(packed, idempotent=idempotent)
-        return await self._run(call, keep=NoScriptError, bounded=False)
-
-    async def _script(
-        self, script: Any, key: str, args: list[Any], *, idempotent: bool = False
-    ) -> Any:
-        """Run one of the store's Lua scripts on *key*: by its SHA, and by
-        its text if the server does not have it (after a restart)."""
-        if self._lane is None:
-            return await self._run(script(keys=[key], args=args))
+    async def _attempt(self, command: Callable[[Any], Awaitable[T]]) -> T:
+        loop = asyncio.get_running_loop()
+        binding = self._bindings.get(loop)
+        if binding is None or binding.pid != os.getpid():
+            binding = self._bind(loop)
+        binding.calls += 1
         try:
-            return await self._lane_call(
-                pack("EVALSHA", script.sha, 1, key, *args), idempotent=idempotent
-            )
-        except NoScriptError:
-            return await self._lane_call(
-                pack("EVAL", script.script, 1, key, *args), idempotent=idempotent
-            )
+            if not binding.ready:
+                await self._prepare(binding)
+            if binding.gate is None:
+                return await command(binding.client)
+            async with binding.gate:
+                return await command(binding.client)
+        finally:
+            binding.calls -= 1
+            if binding.closed and binding.owned and not binding.calls:
+                # close() ran while this call was in flight: anything opened
+                # since (a call that waited for a connection) is closed too.
+                await binding.release()
 
-    async def _discover(self, call: Awaitable[Any]) -> None:
-        """Discover the cluster's topology once, before the first call."""
-        if self._ready_lock is None:
-            self._ready_lock = asyncio.Lock()
-        try:
-            async with self._ready_lock:
-                if not self._ready:
-                    await asyncio.wait_for(self.client.initialize(), self.timeout)
-                    self._ready = True
-        except asyncio.TimeoutError:
-            _discard(call)
-            raise StoreUnavailable(f"redis did not answer within {self.timeout:g} s") from None
-        except (RedisError, RedisClusterException, OSError) as exc:
-            _discard(call)
-            raise self._unavailable(exc) from None
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> _Binding:
+        """The binding of *loop* in this process, made now. Bindings of
+        another process (before a fork) and of closed loops are forgotten;
+        an injected client leaves its previous loop."""
+        pid = os.getpid()
+        for other in list(self._bindings.values()):
+            if other.pid != pid:
+                other.abandon()
+                if other.owned:
+                    self._inherited.append(other)  # never touched again
+            elif other.loop.is_closed() or self._make is None:
+                other.abandon()
+        forget: Callable[[], Awaitable[None]] | None = None
+        if self._make is None:
+            client = self._spare
+            if self._served is not None and self._served != (loop, pid):
+                forked = self._served[1] != pid
+                forget = lambda: _forget(client, forked=forked)  # noqa: E731
+            self._served = (loop, pid)
+        else:
+            client = self._spare if self._spare is not None else self._make()
+            self._spare = None
+        binding = _Binding(
+            loop,
+            client,
+            owned=self._make is not None,
+            cluster=self.cluster,
+            registry=self._bindings,
+            forget=forget,
+        )
+        self._bindings[loop] = binding
+        self._latest = client
+        return binding
+
+    async def _prepare(self, binding: _Binding) -> None:
+        """The first call on a binding, alone: drop the connections an
+        injected client made elsewhere, discover a cluster's topology."""
+        assert binding.lock is not None
+        async with binding.lock:
+            if binding.ready:
+                return
+            if binding.forget is not None:
+                await binding.forget()
+                binding.forget = None
+            if self.cluster:
+                await binding.client.initialize()
+            binding.ready = True
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         if isinstance(exc, AskError) and not self.cluster:
@@ -341,25 +596,54 @@ class RedisDatabase:
             )
         return StoreUnavailable(f"redis: {type(exc).__name__}: {exc}")
 
+    async def _hash(self, key: str) -> Mapping[Any, Any] | None:
+        """The fields of the hash at *key*, not decoded (empty if there is no
+        such key), or ``None`` if the key holds another type (logged)."""
+        return await self._tolerant(
+            lambda client: client.execute_command("HGETALL", key, **_RAW), key, None
+        )
+
+    async def _tolerant(self, command: Callable[[Any], Awaitable[T]], key: str, default: T) -> T:
+        """:meth:`_call`, answering *default* (and logging it) when *key*
+        holds another type than a hash."""
+        try:
+            return await self._call(command, keep=ResponseError)
+        except ResponseError as exc:
+            if not _wrong_type(exc):
+                raise self._unavailable(exc) from None
+        log.warning("tornsess: redis key %s holds another type than a hash; ignored", key)
+        return default
+
     @staticmethod
     def _pexpireat(expires_at: float | None) -> int:
         limit = time.time() + BROWSER_MAX_AGE
         return int(1000 * (limit if expires_at is None else min(expires_at, limit)))
 
+    # -- the Database protocol ----------------------------------------------------
+
     def set_expire_listener(self, listener: Callable[[str], None] | None) -> None:
         """Accepted for the protocol; Redis expirations are not reported."""
 
     async def load(self, session_id: str) -> Record | None:
+        """The session (one ``HGETALL``), or ``None``: missing, expired, or a
+        key that holds no session this store wrote (logged).
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         if not is_valid_id(session_id):
             return None
         key = self.key(session_id)
-        if self._lane is None:
-            return _record(await self._run(self.client.hgetall(key)))
-        return _record(await self._lane_call(pack("HGETALL", key), idempotent=True))
+        raw = await self._hash(key)
+        return None if raw is None else _record(raw, key)
 
     async def create(self, session_id: str, record: Record) -> bool:
+        """Store a new session; ``False`` if its key is taken.
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         if not is_valid_id(session_id):
             return False
+        key = self.key(session_id)
         args: list[Any] = [self._pexpireat(record.expires_at)]
         args += ["_c", repr(record.created), "_a", repr(record.accessed)]
         args += ["_d", _num(record.deadline), "_e", _num(record.expires_at)]
@@ -369,7 +653,7 @@ class RedisDatabase:
             args += [f"i:{name}", "1"]
         for name, value in record.flashes.items():
             args += [f"f:{name}", value]
-        return bool(await self._script(self._create, self.key(session_id), args))
+        return bool(await self._call(lambda client: _CREATE(client, [key], args)))
 
     async def commit(
         self,
@@ -379,8 +663,17 @@ class RedisDatabase:
         deadline: float | None,
         expires_at: float | None,
     ) -> None:
+        """Apply *ops* and the times in one script, atomically.
+
+        :raises tornsess.SessionInterrupted: the session is gone (or its key
+            holds no session); nothing is written.
+        :raises tornsess.ImmutableEntry: an operation changes an immutable key.
+        :raises TypeError: an increment of a non-number (or beyond 15 digits).
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         if not is_valid_id(session_id):
             raise SessionInterrupted("not a session id")
+        key = self.key(session_id)
         args: list[Any] = [
             repr(accessed),
             _num(deadline),
@@ -390,8 +683,8 @@ class RedisDatabase:
         ]
         for op in ops:
             args += [op.kind, op.key, op.value]
-        result = await self._script(self._commit, self.key(session_id), args)
-        status, name = (x.decode() if isinstance(x, bytes) else x for x in result)
+        result = await self._call(lambda client: _COMMIT(client, [key], args))
+        status, name = (_text(part) for part in result)
         if status == "ok":
             return
         if status == "gone":
@@ -403,79 +696,105 @@ class RedisDatabase:
         raise TypeError(f"cannot increment {name!r}: it holds a non-number")
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
+        """Move the expiry and the access time; ``False`` if the session is
+        gone (or its key holds no session).
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         if not is_valid_id(session_id):
             return False
-        args = [self._pexpireat(expires_at), repr(accessed), _num(expires_at)]
-        return bool(await self._script(self._touch, self.key(session_id), args, idempotent=True))
+        key = self.key(session_id)
+        args: list[Any] = [self._pexpireat(expires_at), repr(accessed), _num(expires_at)]
+        return bool(await self._call(lambda client: _TOUCH(client, [key], args)))
 
     async def rename(self, old_id: str, new_id: str) -> bool:
-        """``RENAMENX``, atomic. Under Redis Cluster the two keys live in
-        different slots, which no single command can span: then the session
-        is copied to the new key and the old key deleted (if a destroy wins
-        the race, the copy is deleted too and the rename fails)."""
+        """``RENAMENX`` in a script that first checks the old key holds a
+        session; atomic. Under Redis Cluster the two keys live in different
+        slots, which no single command can span: then the session is copied
+        to the new key and the old key deleted (if a destroy wins the race,
+        the copy is deleted too and the rename fails).
+
+        :raises tornsess.SessionInterrupted: the session is gone (or its key
+            holds no session).
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         if not is_valid_id(old_id) or not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
         old, new = self.key(old_id), self.key(new_id)
         if not self._cross_slot:
             try:
-                return bool(
-                    await self._run(
-                        self.client.renamenx(old, new),
-                        keep=(ResponseError, RedisClusterException),
-                    )
+                moved = await self._call(
+                    lambda client: _RENAME(client, [old, new]),
+                    keep=(ResponseError, RedisClusterException),
                 )
             except (ResponseError, RedisClusterException) as exc:
                 message = str(exc).lower()
-                if "no such key" in message:
-                    raise SessionInterrupted("the session was destroyed or expired") from None
                 if "crossslot" not in message and "same key slot" not in message:
                     raise self._unavailable(exc) from None
                 self._cross_slot = True
+            else:
+                if int(moved) < 0:
+                    raise SessionInterrupted("the session was destroyed or expired")
+                return bool(moved)
         return await self._copy_rename(old, new)
 
     async def _copy_rename(self, old: str, new: str) -> bool:
-        raw: dict[Any, Any] = await self._run(self.client.hgetall(old))
-        if not raw:
+        raw = await self._hash(old)
+        record = None if raw is None else _record(raw, old)
+        if raw is None or record is None:
             raise SessionInterrupted("the session was destroyed or expired")
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        args: list[Any] = [self._pexpireat(_opt(fields.get("_e", "")))]
-        for name, value in fields.items():
+        args: list[Any] = [self._pexpireat(record.expires_at)]
+        for name, value in raw.items():
             args += [name, value]
-        if not await self._run(self._create(keys=[new], args=args)):
+        if not await self._call(lambda client: _CREATE(client, [new], args)):
             return False
-        if not await self._run(self.client.delete(old)):
-            await self._run(self.client.delete(new))
+        if not await self._call(lambda client: client.delete(old)):
+            await self._call(lambda client: client.delete(new))
             raise SessionInterrupted("the session was destroyed during its rename")
         return True
 
     async def exists(self, session_id: str) -> bool:
+        """Whether the session's key exists.
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         if not is_valid_id(session_id):
             return False
-        return bool(await self._run(self.client.exists(self.key(session_id))))
+        key = self.key(session_id)
+        return bool(await self._call(lambda client: client.exists(key)))
 
     async def destroy(self, session_id: str) -> bool:
+        """Delete the session's key; ``True`` if it existed.
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         if not is_valid_id(session_id):
             return False
-        return bool(await self._run(self.client.delete(self.key(session_id))))
+        key = self.key(session_id)
+        return bool(await self._call(lambda client: client.delete(key)))
 
     async def destroy_all(self) -> list[str]:
         """Delete every key under the prefix with ``SCAN`` (never ``KEYS``);
         glob characters in the prefix are escaped; on a cluster, every master
-        is scanned. Returns ``[]``: Redis holds only hashes of the ids."""
+        is scanned. Returns ``[]``: Redis holds only hashes of the ids.
+
+        :raises tornsess.StoreUnavailable: Redis failed, or the whole scan
+            took longer than the timeout.
+        """
         escaped = _GLOB.sub(r"\\\1", self.prefix)
 
-        async def run() -> None:
+        async def run(client: Any) -> None:
             for pattern in (escaped + "{*}", escaped + "u:{*}"):  # sessions, then indexes
                 batch: list[Any] = []
-                async for key in self.client.scan_iter(match=pattern, count=500):
+                async for key in client.scan_iter(match=pattern, count=500, **_RAW):
                     batch.append(key)
                     if len(batch) >= 500:
-                        await self.client.unlink(*batch)
+                        await client.unlink(*batch)
                         batch = []
                 if batch:
-                    await self.client.unlink(*batch)
+                    await client.unlink(*batch)
 
-        await self._run(run())
+        await self._call(run)
         return []
 
     # -- the user index -------------------------------------------------------------
@@ -486,52 +805,105 @@ class RedisDatabase:
     async def index_add(
         self, tag: str, handle: str, session_id: str, expires_at: float | None
     ) -> None:
-        await self._run(
-            self._index_add(
-                keys=[self.index_key(tag)],
-                args=[handle, store_key(session_id), self._pexpireat(expires_at)],
-            )
-        )
+        """File *handle* under *tag* (an index key of another type is
+        replaced, logged).
 
-    async def index_remove(self, tag: str, handle: str) -> None:
-        await self._run(self.client.hdel(self.index_key(tag), handle))
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
+        await self._index_write(tag, [handle, store_key(session_id), self._pexpireat(expires_at)])
 
     async def index_touch(self, tag: str, expires_at: float | None) -> None:
-        await self._run(
-            self._index_add(keys=[self.index_key(tag)], args=["", "", self._pexpireat(expires_at)])
-        )
+        """Keep *tag*'s index at least until *expires_at*.
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
+        await self._index_write(tag, ["", "", self._pexpireat(expires_at)])
+
+    async def _index_write(self, tag: str, args: list[str | int]) -> None:
+        index = self.index_key(tag)
+        answer = await self._call(lambda client: _INDEX_ADD(client, [index], args))
+        if int(answer) >= 2:
+            log.warning("tornsess: redis key %s held another type than a hash; replaced", index)
+
+    async def index_remove(self, tag: str, handle: str) -> None:
+        """Drop *handle*'s entry.
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
+        index = self.index_key(tag)
+        await self._tolerant(lambda client: client.hdel(index, handle), index, 0)
 
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
+        """The live sessions under *tag*; dead or unreadable entries are pruned.
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         index = self.index_key(tag)
-        entries: dict[Any, Any] = await self._run(self.client.hgetall(index))
+        entries = await self._hash(index)
         found: list[tuple[str, Record]] = []
-        dead: list[str] = []
-        for raw_handle, raw_key in entries.items():
-            handle, key = _text(raw_handle), _text(raw_key)
-            record = _record(await self._run(self.client.hgetall(f"{self.prefix}{{{key}}}")))
+        dead: list[Any] = []
+        for raw_handle, raw_key in (entries or {}).items():
+            try:
+                handle, key = _text(raw_handle), _text(raw_key)
+            except UnicodeDecodeError:
+                log.warning("tornsess: redis key %s has an entry that is not UTF-8; dropped", index)
+                dead.append(raw_handle)
+                continue
+            session_key = f"{self.prefix}{{{key}}}"
+            raw = await self._hash(session_key)
+            record = None if raw is None else _record(raw, session_key)
             if record is None:
-                dead.append(handle)
+                dead.append(raw_handle)
             else:
                 found.append((handle, record))
         if dead:
-            await self._run(self.client.hdel(index, *dead))
+            await self._tolerant(lambda client: client.hdel(index, *dead), index, 0)
         return found
 
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
+        """Destroy the session of *handle* and drop its entry.
+
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
         index = self.index_key(tag)
-        key = await self._run(self.client.hget(index, handle))
-        if key is None:
+        raw = await self._tolerant(
+            lambda client: client.execute_command("HGET", index, handle, **_RAW), index, None
+        )
+        if raw is None:
             return False, None
-        existed = await self._run(self.client.delete(f"{self.prefix}{{{_text(key)}}}"))
-        await self._run(self.client.hdel(index, handle))
-        return bool(existed), None
+        existed = False
+        try:
+            session_key = f"{self.prefix}{{{_text(raw)}}}"
+        except UnicodeDecodeError:
+            log.warning("tornsess: redis key %s has an entry that is not UTF-8; dropped", index)
+        else:
+            existed = bool(await self._call(lambda client: client.delete(session_key)))
+        await self._tolerant(lambda client: client.hdel(index, handle), index, 0)
+        return existed, None
 
     async def close(self) -> None:
-        """Close the connection pool if this store created the client."""
-        if self._lane is not None:
-            await self._lane.close()
-        if self._owns_client:
-            await self.client.aclose()
+        """Close the connections of the store's own client on the running
+        loop; calls in flight on them end with ``StoreUnavailable``. An
+        injected client is left to its owner. Connections of other live
+        loops are closed when those loops shut down; a later call opens new
+        connections. Never raises."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        pid = os.getpid()
+        for binding in list(self._bindings.values()):
+            if binding.pid != pid:
+                binding.abandon()
+                if binding.owned:
+                    self._inherited.append(binding)
+            elif binding.loop.is_closed():
+                binding.abandon()
+            elif binding.loop is loop:
+                if binding.owned:
+                    await binding.close()
+                else:
+                    binding.abandon()
 
 
 if sys.version_info >= (3, 11):
@@ -546,15 +918,38 @@ else:  # pragma: no cover - Python 3.10
     _bounded = asyncio.wait_for
 
 
-def _record(raw: dict[Any, Any] | list[Any]) -> Record | None:
+async def _forget(client: Any, *, forked: bool) -> None:
+    """Drop the connections an injected *client* made on another event loop
+    or, if *forked*, in the parent process: disconnected (closing what can
+    be closed), then, after a fork, forgotten by the pool (``reset``, as
+    redis-py does in a forked process). A cluster client is closed: it
+    rediscovers its topology on the next call."""
+    try:
+        if isinstance(client, RedisCluster):
+            await client.aclose()
+        else:
+            await client.connection_pool.disconnect()
+    except Exception as exc:  # a socket of a closed or foreign loop
+        log.debug("tornsess: dropping redis connections: %s: %s", type(exc).__name__, exc)
+    if forked and not isinstance(client, RedisCluster):
+        client.connection_pool.reset()
+
+
+def _record(raw: Mapping[Any, Any] | Sequence[Any], key: str) -> Record | None:
     """A session's hash (a dict, or ``HGETALL``'s flat list of fields and
-    values) as a Record, or ``None`` (missing, expired, or not a session this
-    store wrote)."""
+    values; bytes or str) as a Record, or ``None``: missing, expired, or not
+    a session this store wrote (logged). Fields that are not UTF-8 are left
+    out (logged)."""
     if not raw:
         return None
-    if isinstance(raw, list):
-        raw = dict(zip(raw[::2], raw[1::2], strict=False))
-    fields = {_text(k): _text(v) for k, v in raw.items()}
+    pairs = raw.items() if isinstance(raw, Mapping) else zip(raw[::2], raw[1::2], strict=False)
+    fields: dict[str, str] = {}
+    unreadable = 0
+    for raw_name, raw_value in pairs:
+        try:
+            fields[_text(raw_name)] = _text(raw_value)
+        except UnicodeDecodeError:
+            unreadable += 1
     values: dict[str, str] = {}
     flashes: dict[str, str] = {}
     immutable: set[str] = set()
@@ -572,46 +967,97 @@ def _record(raw: dict[Any, Any] | list[Any]) -> Record | None:
         deadline = _opt(fields.get("_d", ""))
         expires_at = _opt(fields.get("_e", ""))
     except (KeyError, ValueError):
-        return None  # not a session this store wrote
+        log.warning("tornsess: redis key %s holds no session this store wrote; ignored", key)
+        return None
     if expires_at is not None and expires_at <= time.time():
         return None
+    if unreadable:
+        log.warning(
+            "tornsess: ignoring %d field(s) of redis key %s that are not UTF-8", unreadable, key
+        )
     return Record(values, frozenset(immutable), flashes, created, accessed, deadline, expires_at)
 
 
-def _discard(call: Awaitable[Any]) -> None:
-    """Close a call that will not be awaited (no "never awaited" warning)."""
-    close = getattr(call, "close", None)
-    if close is not None:
-        close()
+def _redact(url: str) -> str:
+    """*url* without its password (``redis://user:***@host``), for messages."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    credentials, at, hosts = netloc.rpartition("@")
+    if at and ":" in credentials:
+        netloc = credentials.partition(":")[0] + ":***@" + hosts
+    query = parts.query
+    if "password" in query:
+        query = urlencode(
+            [(k, "***" if k == "password" else v) for k, v in parse_qsl(query)], safe="*"
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _client_from_url(url: str, cluster: bool, timeout: float) -> tuple[Any, bool]:
-    """The client a URL names, and whether it is a cluster client."""
+def _client_factory(url: str, cluster: bool, timeout: float) -> tuple[Callable[[], Any], Any, bool]:
+    """A function that builds the client a URL names (a new one per call),
+    its first client, and whether it is a cluster client.
+
+    :raises tornsess.ConfigError: a URL redis-py cannot use.
+    """
     if not isinstance(url, str):
         raise ConfigError("url", f"must be a str, got {type(url).__name__}")
-    options: dict[str, Any] = {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-    }
+
+    # The URL's own query options win over these, as redis-py documents.
+    # No retry, whatever the URL says (``?retry_on_timeout=`` adds errors to
+    # retry on; zero retries stay zero): a write whose connection failed may
+    # have been applied and is not sent again, and a stalled Redis costs a
+    # request one timeout, not one per attempt.
+    def options(cls: type) -> dict[str, Any]:
+        return {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+            **_quiet(cls),
+        }
+
     parts = urlsplit(url)
     scheme = CLUSTER_SCHEMES.get(parts.scheme)
+    make: Callable[[], Any]
     try:
         if scheme is None and not cluster:
+
+            def make() -> Any:
+                pool = aioredis.BlockingConnectionPool.from_url(
+                    url,
+                    timeout=timeout,
+                    max_connections=100,
+                    health_check_interval=30,
+                    **options(aioredis.ConnectionPool),
+                )
+                return aioredis.Redis.from_pool(pool)
+
+            first = make()
+            first.connection_pool.make_connection()  # the URL's options, checked now
             _refuse_cluster_node(url, timeout)
-            return aioredis.Redis.from_url(url, health_check_interval=30, **options), False
+            return make, first, False
         if scheme is None and parts.scheme not in ("redis", "rediss"):
-            raise ConfigError("url", f"a cluster needs a redis:// or rediss:// URL, got {url!r}")
-        netloc = parts.netloc
-        credentials, _, hosts = netloc.rpartition("@")
+            raise ConfigError(
+                "url", f"a cluster needs a redis:// or rediss:// URL, got {_redact(url)!r}"
+            )
+        credentials, _, hosts = parts.netloc.rpartition("@")
         nodes = [node for node in hosts.split(",") if node]
         if not nodes:
-            raise ConfigError("url", f"no cluster node in {url!r}")
-        first = (credentials + "@" if credentials else "") + nodes[0]
-        single = urlunsplit((scheme or parts.scheme, first, parts.path, parts.query, ""))
-        startup = [ClusterNode(*_host_port(node)) for node in nodes[1:]]
-        return RedisCluster.from_url(single, startup_nodes=startup or None, **options), True
-    except ValueError as exc:
-        raise ConfigError("url", str(exc)) from None
+            raise ConfigError("url", f"no cluster node in {_redact(url)!r}")
+        seed = (credentials + "@" if credentials else "") + nodes[0]
+        single = urlunsplit((scheme or parts.scheme, seed, parts.path, parts.query, ""))
+        others = [_host_port(node) for node in nodes[1:]]
+
+        def make() -> Any:
+            startup = [ClusterNode(host, port) for host, port in others]
+            return RedisCluster.from_url(
+                single, startup_nodes=startup or None, **options(RedisCluster)
+            )
+
+        return make, make(), True
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError("url", f"{_redact(url)}: {exc}") from None
 
 
 def _host_port(node: str) -> tuple[str, int]:
@@ -625,13 +1071,18 @@ def _refuse_cluster_node(url: str, timeout: float) -> None:
     """Ask the server behind a plain URL whether it is a cluster node; raise
     ConfigError if it is. A server that does not answer is not judged (it
     may be down at start-up; requests then get 503 until it is back)."""
-    probe = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    probe = redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=SyncRetry(NoBackoff(), 0),
+    )
     try:
         info = probe.info("cluster")
-    except (RedisError, OSError) as exc:
-        log.debug("tornsess: could not ask %s whether it is a cluster node: %s", url, exc)
+    except Exception as exc:
+        log.debug("tornsess: could not ask %s whether it is a cluster node: %s", _redact(url), exc)
         return
     finally:
         probe.close()
     if info.get("cluster_enabled") in (1, "1"):
-        raise ConfigError("url", f"{url} is a Redis Cluster node; {_CLUSTER_HINT}")
+        raise ConfigError("url", f"{_redact(url)} is a Redis Cluster node; {_CLUSTER_HINT}")
