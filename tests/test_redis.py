@@ -244,7 +244,6 @@ async def every_call(db: RedisDatabase, tag: str) -> None:
     assert not await db.exists(sid)
     assert await db.exists(other)
     await db.index_add(tag, "h1", other, None)
-    await db.index_touch(tag, None)
     assert [handle for handle, _ in await db.index_sessions(tag)] == ["h1"]
     assert await db.index_destroy(tag, "h1") == (True, None)
     await db.index_remove(tag, "h1")

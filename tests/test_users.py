@@ -535,3 +535,40 @@ async def test_redis_index_lives_as_long_as_its_newest_session(
     assert 590_000 < session_ttl <= 600_000  # the idle timeout
     assert index_ttl >= session_ttl - 1000  # not shorter than its newest session
     await db.close()
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("extend", ["write", "update_expiration", "touch"])
+async def test_an_index_lives_as_long_as_a_session_kept_alive_without_a_login(
+    sessions_factory: Callable[..., Sessions],
+    serve: Callable[..., Browser],
+    store_kind: str,
+    extend: str,
+) -> None:
+    """A session kept alive only by writes, by update_expiration, or by the
+    idle refresh keeps its user's index alive at least as long (Redis: the
+    index's expiry moves in the same script, or in a second call on a
+    cluster), so it is still listed and still revoked."""
+    manager = sessions_factory(idle_timeout=600)
+    browser = serve(make_app(manager))
+    sid = (await browser.get("/login?user=sam")).json()["id"]
+    db = manager.database
+    redis_db = db if isinstance(db, RedisDatabase) else None
+    if redis_db is not None:
+        # As if the login, and so the index's expiry, were long ago.
+        index = redis_db.index_key(user_tag("sam"))
+        await redis_db.client.pexpire(index, 10_000)
+    if extend == "write":
+        await browser.get("/set?key=a&value=1")
+    elif extend == "update_expiration":
+        await browser.get("/update?expires=3600")
+    else:
+        assert await db.touch(sid, time.time(), time.time() + 900)
+    if redis_db is not None:
+        session_end = await redis_db.client.pexpiretime(redis_db.key(sid))
+        index_end = await redis_db.client.pexpiretime(index)
+        assert session_end > time.time() * 1000 + 500_000
+        assert index_end >= session_end  # the index outlives the session it lists
+    assert [i.handle for i in await manager.user_sessions("sam")] != []
+    assert await manager.destroy_user("sam") == 1
+    assert (await browser.get("/info")).json()["user"] is None

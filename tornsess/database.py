@@ -324,6 +324,17 @@ class UserIndex(Protocol):
     login and after a regenerate, and removes it on destroy; a store keeps
     it right by itself across expiry, ``destroy_by_id`` and ``destroy_all``,
     or prunes what it finds dead when the index is read.
+
+    Two rules keep a live session from ever dropping out of its index:
+
+    - An index must live at least as long as every session it lists: a
+      store that expires an index (Redis) moves its expiry with every call
+      that moves a logged-in session's (``commit``, ``touch``), finding the
+      index from the binding's tag (:attr:`Record.binding`, the ``bind``
+      operation's key).
+    - A reader or a revoke removes an entry only if it still points at the
+      session it found dead, atomically: a regenerate that re-pointed it
+      meanwhile keeps it.
     """
 
     async def index_add(
@@ -335,11 +346,6 @@ class UserIndex(Protocol):
 
     async def index_remove(self, tag: str, handle: str) -> None:
         """Drop the entry of *handle* (the session itself is left alone)."""
-        ...
-
-    async def index_touch(self, tag: str, expires_at: float | None) -> None:
-        """A session of *tag* now lives until *expires_at*: keep the index
-        at least that long."""
         ...
 
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
@@ -676,9 +682,6 @@ class MemoryDatabase:
 
     async def index_remove(self, tag: str, handle: str) -> None:
         self._drop(tag, handle)
-
-    async def index_touch(self, tag: str, expires_at: float | None) -> None:
-        """Nothing to do: this index lives as long as its sessions."""
 
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
         entries = self._users.get(tag)

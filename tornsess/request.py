@@ -328,9 +328,6 @@ class RequestPath:
                     self.answered()
                     if not touched:
                         raise SessionInterrupted("the session was destroyed or expired")
-                    entry = self._index_entry(state)
-                    if entry is not None:  # the index lives as long as its sessions
-                        await entry[0].index_touch(entry[1], expires_at)
             except SessionInterrupted:
                 state.mark_destroyed()
                 raise

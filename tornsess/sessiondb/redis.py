@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("RedisDatabase needs redis-py: pip install 'tornsess[redis]'") from exc
 
 from ..config import BROWSER_MAX_AGE
-from ..database import Op, Record
+from ..database import Binding, Op, Record
 from ..errors import ConfigError, ImmutableEntry, SessionInterrupted, StoreUnavailable
 from ..ids import is_valid_id, store_key
 
@@ -82,12 +82,31 @@ return 1
 """
 )
 
+# A logged-in session's user index must live at least as long as it does:
+# every script that moves a session's expiry moves its index's too, when the
+# store is a single server (ARGV holds the key prefix; on a cluster, where
+# the index is in another slot, the prefix is empty and the store extends
+# the index in a second call, with the tag the script answers).
+_EXTEND_INDEX = """
+local function extend_index(key, prefix, expiry)
+  local tag = redis.call('HGET', key, '_t')
+  if not tag then return '' end
+  if prefix ~= '' then
+    local index = prefix .. 'u:{' .. tag .. '}'
+    local t = redis.call('PEXPIRETIME', index)
+    if t >= 0 and t < tonumber(expiry) then redis.call('PEXPIREAT', index, expiry) end
+  end
+  return tag
+end
+"""
+
 _TOUCH = _Script(
-    """
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+    _EXTEND_INDEX
+    + """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {0, ''} end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
-return 1
+return {1, extend_index(KEYS[1], ARGV[4], ARGV[1])}
 """
 )
 
@@ -104,7 +123,8 @@ return redis.call('RENAMENX', KEYS[1], KEYS[2])
 # against the stored state (as changed by the earlier operations), so an
 # error writes nothing; the second pass writes. A key of another type is gone.
 _COMMIT = _Script(
-    """
+    _EXTEND_INDEX
+    + """
 local key = KEYS[1]
 if redis.call('TYPE', key)['ok'] ~= 'hash' then return {'gone', ''} end
 local n = tonumber(ARGV[5])
@@ -130,7 +150,7 @@ local function number(s)
 end
 local function integer(s) return string.match(s, '^%-?%d+$') ~= nil end
 for i = 1, n do
-  local kind, k, v = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  local kind, k, v = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
   if kind == 'set' or kind == 'delete' or kind == 'incr' then
     if is_imm(k) then return {'immutable', k} end
   end
@@ -168,7 +188,7 @@ local function drop(prefix1, prefix2)
   end
 end
 for i = 1, n do
-  local kind, k, v = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  local kind, k, v = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
   if kind == 'set' then redis.call('HSET', key, 'v:' .. k, v)
   elseif kind == 'set_immutable' then redis.call('HSET', key, 'v:' .. k, v, 'i:' .. k, '1')
   elseif kind == 'delete' then redis.call('HDEL', key, 'v:' .. k)
@@ -177,11 +197,14 @@ for i = 1, n do
   elseif kind == 'flash_set' then redis.call('HSET', key, 'f:' .. k, v)
   elseif kind == 'flash_delete' then redis.call('HDEL', key, 'f:' .. k)
   elseif kind == 'flash_clear' then drop('f:', 'f:')
+  elseif kind == 'bind' then
+    if v == '' then redis.call('HDEL', key, '_b', '_t')
+    else redis.call('HSET', key, '_b', v, '_t', k) end
   end
 end
 redis.call('HSET', key, '_a', ARGV[1], '_d', ARGV[2], '_e', ARGV[3])
 redis.call('PEXPIREAT', key, ARGV[4])
-return {'ok', ''}
+return {'ok', extend_index(key, ARGV[6], ARGV[4])}
 """
 )
 
@@ -202,6 +225,22 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return replaced end
 local t = redis.call('PEXPIRETIME', KEYS[1])
 if t < 0 or t < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
 return 1 + replaced
+"""
+)
+
+# Drops the index entries (ARGV: handle, store key, ...) that still point at
+# the key read as dead: an entry that a concurrent regenerate re-pointed at
+# the session's new key stays.
+_INDEX_PRUNE = _Script(
+    """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+local dropped = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    dropped = dropped + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return dropped
 """
 )
 
@@ -653,6 +692,9 @@ class RedisDatabase:
             args += [f"i:{name}", "1"]
         for name, value in record.flashes.items():
             args += [f"f:{name}", value]
+        bound = Binding.loads(record.binding)
+        if bound is not None:
+            args += ["_b", record.binding, "_t", bound.tag]
         return bool(await self._call(lambda client: _CREATE(client, [key], args)))
 
     async def commit(
@@ -674,18 +716,21 @@ class RedisDatabase:
         if not is_valid_id(session_id):
             raise SessionInterrupted("not a session id")
         key = self.key(session_id)
+        until = self._pexpireat(expires_at)
         args: list[Any] = [
             repr(accessed),
             _num(deadline),
             _num(expires_at),
-            self._pexpireat(expires_at),
+            until,
             len(ops),
+            "" if self.cluster else self.prefix,
         ]
         for op in ops:
             args += [op.kind, op.key, op.value]
         result = await self._call(lambda client: _COMMIT(client, [key], args))
         status, name = (_text(part) for part in result)
         if status == "ok":
+            await self._extend_index_apart(name, until)
             return
         if status == "gone":
             raise SessionInterrupted("the session was destroyed or expired")
@@ -704,8 +749,24 @@ class RedisDatabase:
         if not is_valid_id(session_id):
             return False
         key = self.key(session_id)
-        args: list[Any] = [self._pexpireat(expires_at), repr(accessed), _num(expires_at)]
-        return bool(await self._call(lambda client: _TOUCH(client, [key], args)))
+        until = self._pexpireat(expires_at)
+        args: list[Any] = [
+            until,
+            repr(accessed),
+            _num(expires_at),
+            "" if self.cluster else self.prefix,
+        ]
+        touched, tag = await self._call(lambda client: _TOUCH(client, [key], args))
+        await self._extend_index_apart(_text(tag), until)
+        return bool(touched)
+
+    async def _extend_index_apart(self, tag: str, until: int) -> None:
+        """On a cluster, keep the user index of a logged-in session (its
+        *tag*, as a script answered it) alive until *until* (milliseconds),
+        in a call of its own: the index is in another slot. On a single
+        server the script did it already."""
+        if tag and self.cluster:
+            await self._index_write(tag, ["", "", until])
 
     async def rename(self, old_id: str, new_id: str) -> bool:
         """``RENAMENX`` in a script that first checks the old key holds a
@@ -812,13 +873,6 @@ class RedisDatabase:
         """
         await self._index_write(tag, [handle, store_key(session_id), self._pexpireat(expires_at)])
 
-    async def index_touch(self, tag: str, expires_at: float | None) -> None:
-        """Keep *tag*'s index at least until *expires_at*.
-
-        :raises tornsess.StoreUnavailable: Redis failed or timed out.
-        """
-        await self._index_write(tag, ["", "", self._pexpireat(expires_at)])
-
     async def _index_write(self, tag: str, args: list[str | int]) -> None:
         index = self.index_key(tag)
         answer = await self._call(lambda client: _INDEX_ADD(client, [index], args))
@@ -841,23 +895,23 @@ class RedisDatabase:
         index = self.index_key(tag)
         entries = await self._hash(index)
         found: list[tuple[str, Record]] = []
-        dead: list[Any] = []
+        dead: list[Any] = []  # handle, store key, ...: pruned only if unchanged
         for raw_handle, raw_key in (entries or {}).items():
             try:
                 handle, key = _text(raw_handle), _text(raw_key)
             except UnicodeDecodeError:
                 log.warning("tornsess: redis key %s has an entry that is not UTF-8; dropped", index)
-                dead.append(raw_handle)
+                dead += [raw_handle, raw_key]
                 continue
             session_key = f"{self.prefix}{{{key}}}"
             raw = await self._hash(session_key)
             record = None if raw is None else _record(raw, session_key)
             if record is None:
-                dead.append(raw_handle)
+                dead += [raw_handle, raw_key]
             else:
                 found.append((handle, record))
         if dead:
-            await self._tolerant(lambda client: client.hdel(index, *dead), index, 0)
+            await self._call(lambda client: _INDEX_PRUNE(client, [index], dead))
         return found
 
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
@@ -878,7 +932,9 @@ class RedisDatabase:
             log.warning("tornsess: redis key %s has an entry that is not UTF-8; dropped", index)
         else:
             existed = bool(await self._call(lambda client: client.delete(session_key)))
-        await self._tolerant(lambda client: client.hdel(index, handle), index, 0)
+        # The entry goes only if it still names the key just deleted: a
+        # regenerate may have re-pointed it at the session's new key.
+        await self._call(lambda client: _INDEX_PRUNE(client, [index], [handle, raw]))
         return existed, None
 
     async def close(self) -> None:
@@ -975,7 +1031,16 @@ def _record(raw: Mapping[Any, Any] | Sequence[Any], key: str) -> Record | None:
         log.warning(
             "tornsess: ignoring %d field(s) of redis key %s that are not UTF-8", unreadable, key
         )
-    return Record(values, frozenset(immutable), flashes, created, accessed, deadline, expires_at)
+    return Record(
+        values,
+        frozenset(immutable),
+        flashes,
+        created,
+        accessed,
+        deadline,
+        expires_at,
+        fields.get("_b"),
+    )
 
 
 def _redact(url: str) -> str:

@@ -602,9 +602,6 @@ class SQLiteDatabase:
 
         await self._run(work)
 
-    async def index_touch(self, tag: str, expires_at: float | None) -> None:
-        """Nothing to do: index rows go with their sessions."""
-
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
         """``(handle, record)`` of every live session under *tag*, in one
         query; entries whose session is gone, expired or unreadable are
