@@ -787,3 +787,30 @@ def test_a_password_never_appears_in_a_message(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.DEBUG, logger="tornsess"):
         RedisDatabase("redis://user:hunter2@127.0.0.1:1/0", timeout=0.2)
     assert caplog.records and not [r for r in caplog.records if "hunter2" in r.getMessage()]
+
+
+@pytest.mark.gen_test
+async def test_a_redis_that_fails_the_start_up_probe_is_a_warning_and_a_503_later(
+    redis_url: str, serve: Callable[..., Browser], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listening, or a database index out of range: a WARNING at
+    start-up (password redacted), and the app keeps starting; its requests
+    answer 503 with Retry-After, not a 500."""
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    for url in (
+        "redis://user:hunter2@127.0.0.1:1/0",  # nothing listening
+        f"redis://:hunter2@127.0.0.1:{port}/999",  # no such database
+    ):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tornsess"):
+            db = RedisDatabase(url, timeout=0.5)
+        (line,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert "does not answer at start-up" in line.getMessage()
+        assert ":***@" in line.getMessage() and "hunter2" not in line.getMessage()
+        manager = Sessions()
+        manager.use_database(db)
+        browser = serve(make_app(manager))
+        response = await browser.get("/set?key=a&value=1")
+        assert response.code == 503
+        assert response.headers["Retry-After"]
+        await db.close()

@@ -1,6 +1,6 @@
 """Server-side stores beyond the embedded memory store.
 
-``RedisDatabase`` needs the ``redis`` extra (``pip install tornsess[redis]``);
+``RedisDatabase`` needs the ``redis`` extra (in a clone: ``pip install -e '.[redis]'``);
 ``SQLiteDatabase`` needs nothing beyond the standard library.
 """
 

@@ -26,7 +26,10 @@ try:
     from redis.exceptions import AskError, NoScriptError, RedisClusterException, ResponseError
     from redis.retry import Retry as SyncRetry
 except ImportError as exc:  # pragma: no cover - depends on the install
-    raise ImportError("RedisDatabase needs redis-py: pip install 'tornsess[redis]'") from exc
+    raise ImportError(
+        "RedisDatabase needs redis-py: install tornsess with its redis extra "
+        "(in a clone: pip install -e '.[redis]'; make demo does it)"
+    ) from exc
 
 from ..config import BROWSER_MAX_AGE
 from ..database import Binding, Op, Record
@@ -1145,7 +1148,15 @@ def _refuse_cluster_node(url: str, timeout: float) -> None:
     try:
         info = probe.info("cluster")
     except Exception as exc:
-        log.debug("tornsess: could not ask %s whether it is a cluster node: %s", _redact(url), exc)
+        # Keep starting (Redis may come up later), but say so now: until it
+        # answers, every request that needs a session gets a 503.
+        log.warning(
+            "tornsess: redis at %s does not answer at start-up (%s: %s); requests that "
+            "need a session get 503 until it does",
+            _redact(url),
+            type(exc).__name__,
+            exc,
+        )
         return
     finally:
         probe.close()
