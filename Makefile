@@ -36,7 +36,7 @@ docs: test-env
 pytest: test-env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck docs pytest
+test: lint typecheck verifytypes docs pytest
 
 # The full soak: 20,000 requests from 32 concurrent clients per store
 # (make test runs a short one).

@@ -25,11 +25,11 @@ try:
     from redis.client import NEVER_DECODE
     from redis.exceptions import AskError, NoScriptError, RedisClusterException, ResponseError
     from redis.retry import Retry as SyncRetry
-except ImportError as exc:  # pragma: no cover - depends on the install
+except ImportError as _missing:  # pragma: no cover - depends on the install
     raise ImportError(
         "RedisDatabase needs redis-py: install tornsess with its redis extra "
         "(in a clone: pip install -e '.[redis]'; make demo does it)"
-    ) from exc
+    ) from _missing
 
 from ..config import BROWSER_MAX_AGE
 from ..database import Binding, Op, Record
@@ -40,7 +40,7 @@ __all__ = ["RedisDatabase"]
 
 T = TypeVar("T")
 
-log = logging.getLogger("tornsess")
+log: logging.Logger = logging.getLogger("tornsess")
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _CLUSTER_HINT = (
