@@ -1074,10 +1074,13 @@ def _client_factory(url: str, cluster: bool, timeout: float) -> tuple[Callable[[
     # No retry, whatever the URL says (``?retry_on_timeout=`` adds errors to
     # retry on; zero retries stay zero): a write whose connection failed may
     # have been applied and is not sent again, and a stalled Redis costs a
-    # request one timeout, not one per attempt.
+    # request one timeout, not one per attempt. No socket timeout and no
+    # pool wait timeout either: the store bounds every call as a whole (a
+    # cancelled read drops its connection), and redis-py's own timers would
+    # cost each command a Task and two timers more (docs/performance.rst).
     def options(cls: type) -> dict[str, Any]:
         return {
-            "socket_timeout": timeout,
+            "socket_timeout": None,
             "socket_connect_timeout": timeout,
             "retry": Retry(NoBackoff(), 0),
             **_quiet(cls),
@@ -1092,7 +1095,7 @@ def _client_factory(url: str, cluster: bool, timeout: float) -> tuple[Callable[[
             def make() -> Any:
                 pool = aioredis.BlockingConnectionPool.from_url(
                     url,
-                    timeout=timeout,
+                    timeout=None,
                     max_connections=100,
                     health_check_interval=30,
                     **options(aioredis.ConnectionPool),
