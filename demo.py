@@ -597,7 +597,7 @@ def make_sessions(
     return sessions
 
 
-def make_database(store: str) -> tornsess.Database | None:
+def make_database(store: str) -> tornsess.database.Database | None:
     """The store named by ``--store`` (``None``: the default memory store)."""
     if store == "memory":
         return None

@@ -45,7 +45,8 @@ import tornado.routing  # noqa: E402
 import tornado.web  # noqa: E402
 
 import tornsess  # noqa: E402
-from tornsess import MemoryDatabase, Record  # noqa: E402
+from tornsess import MemoryDatabase  # noqa: E402
+from tornsess.database import Record  # noqa: E402
 from tornsess.ids import new_id  # noqa: E402
 from tornsess.keys import generate_key  # noqa: E402
 

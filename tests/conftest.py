@@ -15,7 +15,8 @@ from tornado.testing import bind_unused_port
 from tornado.web import Application
 
 from tests.helpers import Browser, OwnCluster, OwnRedis, require_redis_server
-from tornsess import Database, MemoryDatabase, Sessions
+from tornsess import MemoryDatabase, Sessions
+from tornsess.database import Database
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
 STORES = ["memory", "sqlite", "redis", "cluster"]

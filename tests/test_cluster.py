@@ -22,7 +22,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from tests.apps import make_app
 from tests.helpers import Browser, OwnCluster
 from tests.test_redis import every_call
-from tornsess import ConfigError, Record, Sessions
+from tornsess import ConfigError, Sessions
+from tornsess.database import Record
 from tornsess.ids import new_id, store_key
 from tornsess.sessiondb import RedisDatabase
 

@@ -163,7 +163,8 @@ async def test_custom_store(serve: Callable[..., Browser]) -> None:
     from docs.examples.custom_store import DictDatabase
     from tests.apps import make_app
     from tests.test_demo import walk
-    from tornsess import Database, Sessions
+    from tornsess import Sessions
+    from tornsess.database import Database
 
     db = DictDatabase()
     assert isinstance(db, Database)

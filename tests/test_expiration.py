@@ -12,7 +12,8 @@ import pytest
 import tornsess
 from tests.apps import make_app
 from tests.helpers import Browser
-from tornsess import MemoryDatabase, Op, Record, Sessions
+from tornsess import MemoryDatabase, Sessions
+from tornsess.database import Op, Record
 
 NAME = tornsess.DEFAULT_COOKIE_NAME
 

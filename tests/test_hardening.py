@@ -20,7 +20,8 @@ from tornado.web import Application
 import tornsess
 from tests.apps import Base, make_app
 from tests.helpers import Browser, OwnRedis
-from tornsess import ConfigError, Database, MemoryDatabase, Record, SessionInterrupted, Sessions
+from tornsess import ConfigError, MemoryDatabase, SessionInterrupted, Sessions
+from tornsess.database import Database, Record
 from tornsess.encoders import SecretBoxEncoder
 from tornsess.ids import new_id
 from tornsess.keys import decode_key, generate_key

@@ -14,7 +14,8 @@ from tornado.web import Application, RequestHandler
 import tornsess
 from tests.apps import Base, make_app
 from tests.helpers import Browser
-from tornsess import MemoryDatabase, Op, Record, SessionMixin, Sessions, StoreUnavailable
+from tornsess import MemoryDatabase, SessionMixin, Sessions, StoreUnavailable
+from tornsess.database import Op, Record
 
 NAME = tornsess.DEFAULT_COOKIE_NAME
 

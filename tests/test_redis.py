@@ -28,7 +28,8 @@ from tornado.testing import bind_unused_port
 
 from tests.apps import make_app
 from tests.helpers import Browser, OwnRedis, free_port, require_binary, require_redis_server
-from tornsess import Record, SessionInterrupted, Sessions, StoreUnavailable
+from tornsess import SessionInterrupted, Sessions, StoreUnavailable
+from tornsess.database import Record
 from tornsess.ids import new_id
 from tornsess.sessiondb import RedisDatabase
 
@@ -368,7 +369,7 @@ FORKED = """
 import asyncio, sys
 import redis.asyncio as aioredis
 import tornado.process
-from tornsess import Record
+from tornsess.database import Record
 from tornsess.ids import new_id
 from tornsess.sessiondb import RedisDatabase
 

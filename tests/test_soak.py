@@ -18,7 +18,8 @@ from tornado.httpclient import AsyncHTTPClient
 
 from tests.apps import make_app
 from tests.helpers import Browser
-from tornsess import Database, MemoryDatabase, Sessions
+from tornsess import MemoryDatabase, Sessions
+from tornsess.database import Database
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
 REQUESTS = int(os.environ.get("SOAK_REQUESTS", "2000"))

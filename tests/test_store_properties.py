@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tornsess import Database, ImmutableEntry, MemoryDatabase, Op, Record, codec
-from tornsess.database import apply_ops
+from tornsess import ImmutableEntry, MemoryDatabase, codec
+from tornsess.database import Database, Op, Record, apply_ops
 from tornsess.ids import new_id
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 

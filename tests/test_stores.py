@@ -23,7 +23,8 @@ from tornado.testing import bind_unused_port
 import tornsess
 from tests.apps import make_app
 from tests.helpers import Browser, OwnRedis
-from tornsess import Record, SessionInterrupted, Sessions, StoreUnavailable
+from tornsess import SessionInterrupted, Sessions, StoreUnavailable
+from tornsess.database import Record
 from tornsess.ids import new_id, store_key
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 

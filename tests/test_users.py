@@ -19,8 +19,8 @@ import tornsess
 from tests.apps import Base, make_app
 from tests.helpers import AppProcess, Browser
 from tests.test_stores import CountingConnection
-from tornsess import Database, NotSupported, SessionInfo, Sessions
-from tornsess.database import Binding
+from tornsess import NotSupported, SessionInfo, Sessions
+from tornsess.database import Binding, Database
 from tornsess.encoders import SignedEncoder
 from tornsess.ids import new_id, store_key, user_tag
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
@@ -352,18 +352,18 @@ async def test_values_under_the_old_binding_keys_are_not_a_login(
     sid = (await browser.get("/set?key=cart&value=socks")).json()["id"]
     tag = user_tag("admin")
     planted = [
-        tornsess.Op("set", "\x00user", '"admin"'),
-        tornsess.Op("set", "\x00handle", f'"{tag}~planted"'),
+        tornsess.database.Op("set", "\x00user", '"admin"'),
+        tornsess.database.Op("set", "\x00handle", f'"{tag}~planted"'),
     ]
     if shape == "full":
         planted += [
-            tornsess.Op("set", "\x00login", "1700000000.0"),
-            tornsess.Op("set", "\x00ip", '"10.0.0.1"'),
-            tornsess.Op("set", "\x00ua", '"curl"'),
+            tornsess.database.Op("set", "\x00login", "1700000000.0"),
+            tornsess.database.Op("set", "\x00ip", '"10.0.0.1"'),
+            tornsess.database.Op("set", "\x00ua", '"curl"'),
         ]
     await manager.database.commit(sid, planted, time.time(), None, None)
     index = manager.database
-    assert isinstance(index, tornsess.UserIndex)
+    assert isinstance(index, tornsess.database.UserIndex)
     await index.index_add(tag, f"{tag}~planted", sid, None)
     info = (await browser.get("/info")).json()
     assert info["id"] == sid
@@ -462,12 +462,16 @@ async def test_listing_costs_no_more_with_100000_other_sessions(redis_url: str) 
     manager.use_database(db)
     for _ in range(3):
         session_id = new_id()
-        record = tornsess.Record({}, frozenset(), {}, time.time(), time.time(), None, None)
+        record = tornsess.database.Record({}, frozenset(), {}, time.time(), time.time(), None, None)
         assert await db.create(session_id, record)
         handle = f"{user_tag('pat')}~h{session_id[:8]}"
         bound = Binding("pat", handle, user_tag("pat"), time.time())
         await db.commit(
-            session_id, [tornsess.Op("bind", bound.tag, bound.dumps())], time.time(), None, None
+            session_id,
+            [tornsess.database.Op("bind", bound.tag, bound.dumps())],
+            time.time(),
+            None,
+            None,
         )
         await db.index_add(user_tag("pat"), handle, session_id, None)
 

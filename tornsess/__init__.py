@@ -1,4 +1,8 @@
-"""tornsess: server-side sessions for Tornado, after the Iris sessions manager."""
+"""tornsess: server-side sessions for Tornado, after the Iris sessions manager.
+
+This package exports what an application author uses. A store's author
+finds the :class:`~tornsess.database.Database` protocol, its records and
+operations in :mod:`tornsess.database`."""
 
 from .config import BROWSER_MAX_AGE, DEFAULT_COOKIE_NAME, Config, Duration
 from .cookie import (
@@ -11,7 +15,7 @@ from .cookie import (
     cookie_same_site,
     cookie_secure,
 )
-from .database import Database, MemoryDatabase, Op, Record, UserIndex
+from .database import MemoryDatabase
 from .encoding import Encoding, RotatingEncoding
 from .errors import (
     ConfigError,
@@ -39,7 +43,6 @@ __all__ = [
     "ConfigError",
     "CookieAttributes",
     "CookieOption",
-    "Database",
     "DecodeError",
     "DestroyCallback",
     "Duration",
@@ -48,8 +51,6 @@ __all__ = [
     "ImmutableEntry",
     "MemoryDatabase",
     "NotSupported",
-    "Op",
-    "Record",
     "RotatingEncoding",
     "Session",
     "SessionInfo",
@@ -61,7 +62,6 @@ __all__ = [
     "Sessions",
     "StoreUnavailable",
     "TornsessError",
-    "UserIndex",
     "cookie_domain",
     "cookie_expires",
     "cookie_http_only",

@@ -44,7 +44,7 @@ class SessionState:
 
     The mappings loaded from the store are shared, not copied, until the
     first change (``own_values``/``own_flashes``); changes are also recorded
-    as a list of :class:`~tornsess.Op`, which the store applies atomically at
+    as a list of :class:`~tornsess.database.Op`, which the store applies atomically at
     commit.
     """
 

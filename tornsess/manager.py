@@ -125,10 +125,10 @@ class Sessions:
 
         Sessions held by the previous store are not moved.
 
-        :raises tornsess.ConfigError: *db* does not implement :class:`~tornsess.Database`.
+        :raises tornsess.ConfigError: *db* does not implement :class:`~tornsess.database.Database`.
         """
         if not isinstance(db, Database):
-            raise ConfigError("database", f"{db!r} does not implement tornsess.Database")
+            raise ConfigError("database", f"{db!r} does not implement tornsess.database.Database")
         self._path.db.set_expire_listener(None)
         self._path.attach(db)
 

@@ -210,7 +210,7 @@ class Session:
         a :class:`datetime.timedelta`; negative: a browser-session cookie).
         With ``Config(record_client=True)`` the client's ``remote_ip`` and
         User-Agent (cut to 256 characters) are recorded for device lists. The
-        store's user index (:class:`tornsess.UserIndex`) gets the session, so
+        store's user index (:class:`tornsess.database.UserIndex`) gets the session, so
         that :meth:`Sessions.user_sessions <tornsess.Sessions.user_sessions>`
         lists it; a store without one still logs in, but cannot list.
 

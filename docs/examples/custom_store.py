@@ -11,8 +11,8 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
-from tornsess import Op, Record, SessionInterrupted
-from tornsess.database import apply_ops
+from tornsess import SessionInterrupted
+from tornsess.database import Op, Record, apply_ops
 from tornsess.ids import is_valid_id, store_key
 
 

@@ -7,7 +7,8 @@ import os
 
 import tornado.web
 
-from tornsess import Database, SessionMixin, Sessions
+from tornsess import SessionMixin, Sessions
+from tornsess.database import Database
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
 
