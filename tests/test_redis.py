@@ -815,3 +815,31 @@ async def test_a_redis_that_fails_the_start_up_probe_is_a_warning_and_a_503_late
         assert response.code == 503
         assert response.headers["Retry-After"]
         await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_no_password_in_the_log_of_an_outage_and_its_recovery(
+    own_redis: OwnRedis, serve: Callable[..., Browser], caplog: pytest.LogCaptureFixture
+) -> None:
+    def require_password() -> None:
+        raw = redis.Redis(port=own_redis.port)
+        raw.config_set("requirepass", "hunter2")
+        raw.close()
+
+    require_password()
+    db = RedisDatabase(f"redis://:hunter2@127.0.0.1:{own_redis.port}/0", timeout=0.5)
+    manager = Sessions()
+    manager.use_database(db)
+    browser = serve(make_app(manager))
+    with caplog.at_level(logging.DEBUG):
+        assert (await browser.get("/set?key=a&value=1")).code == 200
+        own_redis.kill()
+        assert (await browser.get("/get")).code == 503  # the outage, logged
+        own_redis.start()
+        require_password()
+        assert (await browser.get("/set?key=b&value=2")).code == 200  # the recovery, logged
+    messages = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
+    assert any("unavailable" in m for m in messages)
+    assert any("answers again" in m for m in messages)
+    assert not [m for m in messages if "hunter2" in m]
+    await db.close()
