@@ -30,6 +30,12 @@ PURPOSES = {
 }
 
 
+# pip's errors still show; its warnings here are setuptools' note that an
+# editable install maps folders (encoders/ -> tornsess.encoders), and a
+# machine's own pip configuration, nothing a newcomer can act on.
+PIP_INSTALL = ("-m", "pip", "install", "-qq")
+
+
 def fresh(stamp: Path) -> bool:
     """Whether *stamp* exists and is newer than every install input."""
     if not stamp.exists():
@@ -75,8 +81,8 @@ def main(argv: list[str]) -> int:
             # Missing, or made by another Python: build it anew (--clear
             # also drops the stamps of what was installed into it).
             run(sys.executable, "-m", "venv", "--clear", str(venv))
-            run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(str(python), "-m", "pip", "install", "--quiet", "-e", requirement)
+            run(str(python), *PIP_INSTALL, "--upgrade", "pip")
+        run(str(python), *PIP_INSTALL, "-e", requirement)
         (venv / f".installed-{argv[1]}").touch()
     return 0
 
