@@ -198,7 +198,12 @@ class Login(Base):
             keep_values=self.get_argument("keep", None) == "1",
         )
         self.reply(
-            {"id": self.session.id, "handle": self.session.handle, "user": self.current_user}
+            {
+                "id": self.session.id,
+                "handle": self.session.handle,
+                "user": self.current_user,
+                "token": self.session.token,
+            }
         )
 
 

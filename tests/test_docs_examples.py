@@ -221,3 +221,53 @@ async def test_websocket(serve: Callable[..., Browser]) -> None:
     assert await conn.read_message() is None  # closed by the logout
     assert conn.close_code == 1008
     conn.close()
+
+
+@pytest.fixture
+def app() -> Any:
+    """The application pytest-tornado's http_server serves (the testing example's)."""
+    from docs.examples import testing
+
+    return testing.make_app()
+
+
+@pytest.mark.gen_test
+async def test_testing_with_pytest_tornado(app: Any, http_client: Any, base_url: str) -> None:
+    from docs.examples import testing
+
+    await testing.check_cart_with_pytest_tornado(app, http_client, base_url)
+
+
+def test_testing_with_async_http_test_case() -> None:
+    import io
+    import unittest
+
+    from docs.examples.testing import CartTest
+
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(CartTest)
+    result = unittest.TextTestRunner(verbosity=0, stream=io.StringIO()).run(suite)
+    assert result.testsRun == 2
+    assert result.wasSuccessful(), result.failures + result.errors
+
+
+@pytest.mark.gen_test
+async def test_api_tokens(serve: Callable[..., Browser], monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from tornsess.keys import generate_key
+
+    monkeypatch.setenv("SESSION_KEY", generate_key())
+    from docs.examples import api_tokens
+
+    api_tokens = importlib.reload(api_tokens)  # the key is read at import
+    browser = serve(api_tokens.make_app())
+    header = "X-Session-Token"
+    assert (await browser.get("/me")).code == 401
+    login = await browser.post("/login", "user=ann", headers=FORM)
+    token = login.json()["token"]
+    assert token == login.headers[header]
+    assert not login.set_cookies
+    assert (await browser.get("/me", headers={header: token})).json() == {"user": "ann"}
+    logout = await browser.post("/logout", "", headers={**FORM, header: token})
+    assert logout.headers[header] == ""
+    assert (await browser.get("/me", headers={header: token})).code == 401

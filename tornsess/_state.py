@@ -71,11 +71,12 @@ class SessionState:
         "options",
         "read_cookie",
         "socket",
+        "token",
     )
 
     def __init__(
         self,
-        handler: RequestHandler,
+        handler: RequestHandler | None,
         session_id: str | None,
         record: Record | None,
         options: tuple[CookieOption, ...],
@@ -102,6 +103,9 @@ class SessionState:
         """The response headers went out: no more changes."""
         self.read_cookie: bool = record is not None
         """The request's cookie named this session."""
+        self.token: str | None = None
+        """The token (encoded id) the client holds: the one it sent, or the
+        one this response sends."""
         self.socket: bool = False
         """The request became a WebSocket: the session outlives the
         handshake's response, and no cookie can follow it any more."""

@@ -126,6 +126,15 @@ class Config:
     for device lists (``Sessions.user_sessions``). Off by default: they are
     personal data."""
 
+    header: str | None = None
+    """Carry the session token in this request and response header (say
+    ``"X-Session-Token"``) instead of a cookie, for APIs: the token is the
+    encoded id, exactly what the cookie would hold (``Session.token``). No
+    cookie is read or set; a response that creates, regenerates or re-keys
+    the session sends the new token in the header, one that destroys it
+    sends the header empty, and ``Vary`` names the header. The cookie name
+    (``cookie``) still binds the keyed encoders' tokens."""
+
     def __new__(cls, *args: Any, **fields: Any) -> Config:
         # Check the names before the dataclass's __init__ sees them: a typo
         # is a ConfigError with a suggestion, not a bare TypeError.
@@ -134,6 +143,10 @@ class Config:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if self.header is not None and (
+            not isinstance(self.header, str) or not _TOKEN_RE.fullmatch(self.header)
+        ):
+            raise ConfigError("header", f"not a valid header name: {self.header!r}")
         if not isinstance(self.cookie, str) or not _TOKEN_RE.fullmatch(self.cookie):
             raise ConfigError("cookie", f"not a valid cookie name: {self.cookie!r}")
         if not isinstance(self.path, str) or not _PATH_RE.fullmatch(self.path):

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from tornado.web import RequestHandler
 
 from .config import Config, Duration, _seconds
-from .cookie import CookieOption, request_cookie_values
+from .cookie import CookieOption
 from .database import Binding, Database, Record, UserIndex
 from .errors import ConfigError, NotSupported, SessionNotFound
 from .ids import handle_tag, is_valid_id
@@ -215,7 +215,7 @@ class Sessions:
         state = (await path.start(handler, ()))[1]
         had_cookie = state.came_with_cookie()
         await path.destroy(state)
-        if had_cookie or request_cookie_values(handler.request, self._config.cookie):
+        if had_cookie or path.sent_tokens(handler):
             path.clear_cookie(handler, state)
 
     async def destroy_by_id(self, session_id: str) -> bool:

@@ -29,7 +29,7 @@ import inspect
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from tornado.iostream import StreamClosedError
@@ -190,8 +190,8 @@ class RequestPath:
         the client's id is never adopted."""
         name = self.config.cookie
         now = time.time()
-        found: list[tuple[str, Record, bool]] = []
-        values = request_cookie_values(handler.request, name)
+        found: list[tuple[str, Record, bool, str]] = []
+        values = self.sent_tokens(handler)
         if len(values) > MAX_CANDIDATES:
             # More than are checked: whichever one would be picked, another
             # might be the real cookie that a sibling domain's junk pushed
@@ -209,7 +209,7 @@ class RequestPath:
             if decoded is None:
                 continue
             sid, stale = decoded
-            if any(sid == f[0] for f in found):
+            if any(sid == other[0] for other in found):
                 continue
             record = await self.db.load(sid)
             self.answered()
@@ -219,10 +219,11 @@ class RequestPath:
                 if await self.db.destroy(sid):
                     self.fire_destroy(sid)
                 continue
-            found.append((sid, record, stale))
+            found.append((sid, record, stale, value))
         if len(found) == 1:
-            sid, record, stale = found[0]
+            sid, record, stale, token = found[0]
             state = SessionState(handler, sid, record, options, self.lifetime, now)
+            state.token = token
             state.cookie_dirty = stale  # made with an older key: re-issue it
             return state
         if found:
@@ -236,6 +237,15 @@ class RequestPath:
         # store now.
         sid_new = None if self.config.session_id_generator is None else await self.new_id(handler)
         return SessionState(handler, sid_new, None, options, self.lifetime, now)
+
+    def sent_tokens(self, handler: RequestHandler) -> list[str]:
+        """The tokens the request sent: every value under the session
+        cookie's name, or of the token header (``Config.header``), in order,
+        deduplicated."""
+        header = self.config.header
+        if header is None:
+            return request_cookie_values(handler.request, self.config.cookie)
+        return list(dict.fromkeys(v.strip() for v in handler.request.headers.get_list(header)))
 
     def _cookie_id(self, name: str, value: str) -> tuple[str, bool] | None:
         """The session id one cookie value carries and whether to re-issue
@@ -366,7 +376,8 @@ class RequestPath:
         return attrs
 
     def write_cookie(self, handler: RequestHandler, state: SessionState, now: float) -> None:
-        """Set the session's cookie on the response.
+        """Send the session's token with the response: its cookie, or the
+        token header (``Config.header``).
 
         :raises tornsess.SessionTooLarge: the cookie would pass 4096 bytes.
         """
@@ -377,6 +388,11 @@ class RequestPath:
                 f"cookie {name!r} would be {len(name) + len(value) + 1} bytes; "
                 f"browsers drop cookies over {MAX_COOKIE_VALUE}"
             )
+        state.token = value
+        if self.config.header is not None:
+            handler.set_header(self.config.header, value)
+            handler.set_header("Cache-Control", "no-store")
+            return
         attrs = self.attributes(handler, state, now)
         max_age = None if attrs.max_age is None else int(attrs.max_age)
         handler.set_cookie(
@@ -395,7 +411,13 @@ class RequestPath:
             handler.request.cookies[name] = value  # type: ignore[assignment]
 
     def clear_cookie(self, handler: RequestHandler, state: SessionState) -> None:
-        """Delete the session's cookie, with its Path and Domain."""
+        """Delete the session's cookie, with its Path and Domain, or send the
+        token header empty (``Config.header``)."""
+        state.token = None
+        if self.config.header is not None:
+            handler.set_header(self.config.header, "")
+            handler.set_header("Cache-Control", "no-store")
+            return
         name = self.config.cookie
         attrs = self.attributes(handler, state, time.time())
         handler.clear_cookie(
@@ -545,6 +567,47 @@ class RequestPath:
         if bound is None or self.user_index is None:
             return None
         return self.user_index, bound.tag, bound.handle
+
+    # -- sessions made and read outside a request (tornsess.testing) ------------------
+
+    async def store_new(self, values: Mapping[str, Any], user_id: str | None) -> str:
+        """Store a new session holding *values* (logged in as *user_id*,
+        if given) outside any request; return its token.
+
+        :raises TypeError: a key or a value a session cannot hold.
+        :raises tornsess.StoreUnavailable: the store failed.
+        """
+        now = time.time()
+        state = SessionState(None, None, None, (), self.lifetime, now)
+        session = Session(self, state)
+        for key, value in values.items():
+            session.set(key, value)
+        if user_id is not None:
+            tag = self.user_tags(user_id)[0]
+            state.binding = Binding(user_id, new_handle(tag), tag, now)
+        record = state.first_record(now, self.expires_at(state.deadline, now))
+        sid = new_id()
+        while not await self.store_call(self.db.create(sid, record)):
+            sid = new_id()
+        if state.binding is not None and self.user_index is not None:
+            binding = state.binding
+            await self.store_call(
+                self.user_index.index_add(binding.tag, binding.handle, sid, record.expires_at)
+            )
+        return self.encoding.encode(self.config.cookie, sid)
+
+    async def read(self, token: str) -> Record | None:
+        """The live session a token names, or ``None``.
+
+        :raises tornsess.StoreUnavailable: the store failed.
+        """
+        found = self._cookie_id(self.config.cookie, token)
+        if found is None:
+            return None
+        record = await self.store_call(self.db.load(found[0]))
+        if record is None or expired(record, time.time(), self.idle):
+            return None
+        return record
 
     # -- WebSockets ------------------------------------------------------------------
 
@@ -788,7 +851,7 @@ def hooked_finish(
             _unavailable_headers(handler)
         return _really_finish(handler, request, chunk)
     if not handler._headers_written:
-        _add_vary(handler)
+        _add_vary(handler, request)
     if request.chain is None and not _pending(request):  # nothing to store
         return _really_finish(handler, request, chunk)
     if chunk is not None:
@@ -809,7 +872,7 @@ def hooked_flush(
 
     def flush(handler: RequestHandler, request: RequestState) -> asyncio.Future[None]:
         if not handler._headers_written:
-            _add_vary(handler)
+            _add_vary(handler, request)
             _seal(request)
         return _own_flush(handler, include_footers)
 
@@ -843,13 +906,17 @@ def _seal(request: RequestState) -> None:
         state.sealed = True
 
 
-def _add_vary(handler: RequestHandler) -> None:
+def _add_vary(handler: RequestHandler, request: RequestState) -> None:
+    """Add what the sessions were read from (``Cookie``, or the token
+    header) to the response's ``Vary``."""
     headers = handler._headers
-    vary = headers.get_list("Vary")
-    if not vary:
-        headers["Vary"] = "Cookie"
-    elif "cookie" not in ",".join(vary).lower():
-        headers["Vary"] = f"{', '.join(vary)}, Cookie"
+    for path in request.sessions:
+        name = path.config.header or "Cookie"
+        vary = headers.get_list("Vary")
+        if not vary:
+            headers["Vary"] = name
+        elif name.lower() not in {part.strip().lower() for part in ",".join(vary).split(",")}:
+            headers["Vary"] = f"{', '.join(vary)}, {name}"
 
 
 def _defer(

@@ -136,6 +136,14 @@ class Session:
         return self._state.ensure_id()
 
     @property
+    def token(self) -> str | None:
+        """The session's token, the encoded id exactly as the cookie (or the
+        ``Config.header``) carries it, for a login endpoint to return in its
+        body; ``None`` until the session is stored."""
+        state = self._state
+        return state.token if state.stored else None
+
+    @property
     def is_new(self) -> bool:
         """True if this request created the session (no valid cookie came in)."""
         return self._state.is_new
