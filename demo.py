@@ -139,12 +139,14 @@ td.action { text-align: right; }
 .badge { display: inline-block; padding: .05rem .65rem; border-radius: 1rem; font-size: .85rem;
          background: #ddf4ff; color: #0550ae; white-space: nowrap; }
 .others { display: flex; justify-content: flex-end; }
-button:disabled, button:disabled:hover { background: #f6f8fa; color: #8c959f; cursor: not-allowed; }
 button.primary { background: #1f883d; border-color: #1a7f37; color: #fff; font-weight: 600; }
 button.primary:hover { background: #1a7f37; }
+button:disabled, button:disabled:hover { background: #f6f8fa; border-color: #d0d7de;
+                                         color: #8c959f; cursor: not-allowed; }
 #live { border: 1px solid #d8dee4; border-radius: .5rem; margin: 1.25rem 0; }
 #live .counter { display: flex; flex-wrap: wrap; align-items: center;
                  justify-content: space-between; gap: 1rem 2rem; padding: 1.25rem 1.5rem; }
+#live .counter > div { display: flex; align-items: baseline; }
 #count { font-size: 3rem; font-weight: 700; line-height: 1; font-variant-numeric: tabular-nums; }
 #unit { color: #57606a; margin-left: .5rem; }
 #status { margin: 0; padding: .6rem 1.5rem; border-top: 1px solid #d8dee4; background: #f6f8fa;
@@ -156,6 +158,7 @@ button.primary:hover { background: #1a7f37; }
 #live[data-state="ended"] { border-color: #cf222e; }
 #live[data-state="ended"] #status { background: #fff5f5; border-top-color: #cf222e;
                                     color: #cf222e; font-weight: 600; }
+#live[data-state="ended"] #status a { color: inherit; }
 #live[data-state="ended"] #status::before,
 #live[data-state="closed"] #status::before { background: #cf222e; }
 @media (max-width: 40rem) { .wide { display: none; } }
@@ -645,6 +648,7 @@ LIVE_SCRIPT = """\
       again.href = "/live";
       say("ended", "Your session ended: ", again, ".");
       document.getElementById("state").textContent = "You are not logged in.";
+      document.getElementById("account").style.visibility = "hidden";  // no stale name
     } else {
       say("closed", "Disconnected from the server: reload the page to reconnect.");
     }
