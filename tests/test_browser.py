@@ -450,7 +450,8 @@ def wait_until_live(page: Any, name: str) -> None:
 def test_the_live_page_in_chromium(demo_url: str, browser: Any) -> None:
     """A visitor is asked to log in (no socket); logged in, the nav leads to
     /live, whose socket says who the session is; each click eats a slice,
-    saved in the session (a second tab sees the count); logging out in that
+    saved in the session (a second tab sees the count, and the first the
+    second's clicks when it is shown again); logging out in that
     tab with the POST form closes the first tab's socket (1008): it says so
     and disables its button."""
     context = browser.new_context()
@@ -494,6 +495,13 @@ def test_the_live_page_in_chromium(demo_url: str, browser: Any) -> None:
     tab.goto(demo_url + "/live")
     assert tab.locator("#count").inner_text() == "3"  # stored by the socket's save()
     wait_until_live(tab, "alice")
+    tab.click("#eat")
+    expect(tab.locator("#count")).to_have_text("4")
+    # Back on the first tab (as the browser tells a page that is shown
+    # again), it reads what the second one stored.
+    assert page.locator("#count").inner_text() == "3"
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("#count")).to_have_text("4")
     with tab.expect_request(demo_url + "/logout") as logout:
         tab.click("#logout")
     assert logout.value.method == "POST"
@@ -505,7 +513,7 @@ def test_the_live_page_in_chromium(demo_url: str, browser: Any) -> None:
     assert page.locator("#eat").is_disabled()
     assert page.locator("#state").inner_text() == "You are not logged in."
     assert page.locator("#account").is_hidden()  # no longer alice, no Log out button
-    assert page.locator("#count").inner_text() == "3"
+    assert page.locator("#count").inner_text() == "4"
     screenshot(page, "live-ended")
     page.click("#status >> text=log in again")
     page.wait_for_url(demo_url + "/live")

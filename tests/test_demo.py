@@ -536,6 +536,27 @@ async def test_a_logout_elsewhere_closes_the_socket_with_1008(
 
 
 @pytest.mark.gen_test
+async def test_a_logout_on_another_process_ends_the_socket_at_its_next_message(
+    serve: Callable[..., Browser],
+) -> None:
+    """Two demo processes on one store: a logout on the other one closes
+    this socket (1008) when it next saves."""
+    here, there = demo.make_sessions(), demo.make_sessions()
+    there.use_database(here.database)
+    browser = serve(demo.make_app(here))
+    await browser.get("/login?user=ann")
+    conn = await live_socket(browser)
+    assert await receive(conn) == {"user": "ann", "slices": 0}
+    elsewhere = serve(demo.make_app(there))
+    elsewhere.jar = dict(browser.jar)
+    assert (await elsewhere.get("/live")).text == "ann has eaten 0 slices of cake.\n"
+    assert (await elsewhere.get("/logout")).text == "You are logged out.\n"
+    await conn.write_message("eat")
+    assert await closed_by_server(conn) == (1008, "session ended")
+    assert (await browser.get("/live")).code == 403
+
+
+@pytest.mark.gen_test
 async def test_a_socket_from_another_origin_is_refused(serve: Callable[..., Browser]) -> None:
     """Tornado's check_origin, kept: a page of another site, or of another
     origin on the same site (a sibling subdomain, which is sent the
