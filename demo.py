@@ -3,7 +3,9 @@
 Run ``python demo.py`` (or ``make demo``) and follow the curl walkthrough it
 prints: ``/secret`` is forbidden until ``/login``; ``/logout`` ends it. In a
 browser, log in with the form at the top of every page; ``/sessions`` lists
-your devices and logs them out.
+your devices and logs them out; ``/live`` eats the cake a slice at a time
+over a WebSocket, whose handler reads and stores the session (and is closed
+with code 1008 when the session is logged out elsewhere).
 
 Demos get copied into production, so this one defends every request that
 changes a session (log in, log out, log out one device, log out the others)
@@ -22,6 +24,12 @@ the way an application should:
   prerender (``Sec-Purpose``, ``Purpose: prefetch``) is refused as well.
 - **The session cookie is host-only** (``disable_subdomain_persistence``):
   a sibling subdomain is never even sent it.
+- **The live page's WebSocket keeps Tornado's origin check**: a handshake
+  whose ``Origin`` is another site's, or another origin of this site's, is
+  refused (403), so another page cannot use the visitor's session on it (a
+  WebSocket handshake carries no XSRF token; ``Origin`` is what a browser
+  always sends on one). It is closed at ``open()`` (1008) without a
+  logged-in session.
 
 Why ``GET /login`` and ``GET /logout`` still change state: the curl
 walkthrough uses them, and a name typed in the address bar
@@ -47,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import os
 import re
 import signal
@@ -57,6 +66,7 @@ from typing import Any
 import tornado.escape
 import tornado.httputil
 import tornado.web
+import tornado.websocket
 from tornado.options import define, options, parse_command_line
 
 import tornsess
@@ -67,6 +77,7 @@ from tornsess.keys import generate_key
 COOKIE = "mycookiesessionnameid"
 DEFAULT_USER = "alice"
 MAX_NAME = 64
+SLICES = "slices"  # the live page's session value
 
 define("port", default=8080, type=int, help="port to listen on")
 define("address", default="127.0.0.1", help="address to listen on")
@@ -85,6 +96,8 @@ PAGES = (
     ("/secret", "Secret"),
     ("/sessions", "Your devices"),
 )
+# In the nav only when logged in, before "Your devices".
+LIVE_PAGE = ("/live", "Live")
 
 STYLE = """\
 body { font: 16px/1.5 system-ui, sans-serif; color: #1f2328; max-width: 56rem;
@@ -126,6 +139,28 @@ td.action { text-align: right; }
 .badge { display: inline-block; padding: .05rem .65rem; border-radius: 1rem; font-size: .85rem;
          background: #ddf4ff; color: #0550ae; white-space: nowrap; }
 .others { display: flex; justify-content: flex-end; }
+button.primary { background: #1f883d; border-color: #1a7f37; color: #fff; font-weight: 600; }
+button.primary:hover { background: #1a7f37; }
+button:disabled, button:disabled:hover { background: #f6f8fa; border-color: #d0d7de;
+                                         color: #8c959f; cursor: not-allowed; }
+#live { border: 1px solid #d8dee4; border-radius: .5rem; margin: 1.25rem 0; }
+#live .counter { display: flex; flex-wrap: wrap; align-items: center;
+                 justify-content: space-between; gap: 1rem 2rem; padding: 1.25rem 1.5rem; }
+#live .counter > div { display: flex; align-items: baseline; }
+#count { font-size: 3rem; font-weight: 700; line-height: 1; font-variant-numeric: tabular-nums; }
+#unit { color: #57606a; margin-left: .5rem; }
+#status { margin: 0; padding: .6rem 1.5rem; border-top: 1px solid #d8dee4; background: #f6f8fa;
+          border-radius: 0 0 .5rem .5rem; color: #57606a; }
+#status::before { content: ""; display: inline-block; width: .55rem; height: .55rem;
+                  margin-right: .55rem; border-radius: 50%; background: #8c959f;
+                  vertical-align: .05rem; }
+#live[data-state="open"] #status::before { background: #1f883d; }
+#live[data-state="ended"] { border-color: #cf222e; }
+#live[data-state="ended"] #status { background: #fff5f5; border-top-color: #cf222e;
+                                    color: #cf222e; font-weight: 600; }
+#live[data-state="ended"] #status a { color: inherit; }
+#live[data-state="ended"] #status::before,
+#live[data-state="closed"] #status::before { background: #cf222e; }
 @media (max-width: 40rem) { .wide { display: none; } }
 """
 
@@ -270,12 +305,21 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def logged_in(session: tornsess.Session | None) -> bool:
+    """Whether *session* (``None``: none, or destroyed) is logged in."""
+    return session is not None and session.get_boolean_default("authenticated", False)
+
+
+def slices_eaten(session: tornsess.Session) -> int:
+    """The live page's count, kept in the session."""
+    return session.get_int_default(SLICES, 0)
+
+
 class DemoHandler(SessionMixin, tornado.web.RequestHandler):
     """Answers curl in plain text and a browser with a small HTML page."""
 
     def logged_in(self) -> bool:
-        session = self.sessions.get(self)
-        return session is not None and session.get_boolean_default("authenticated", False)
+        return logged_in(self.sessions.get(self))
 
     def wants_html(self) -> bool:
         return "text/html" in self.request.headers.get("Accept", "")
@@ -310,10 +354,13 @@ class DemoHandler(SessionMixin, tornado.web.RequestHandler):
         refused: bool = False,
     ) -> str:
         """The HTML page; *message* is text (escaped here), *extra* HTML."""
+        pages = list(PAGES)
+        if self.logged_in():
+            pages.insert(-1, LIVE_PAGE)
         nav = "".join(
             f'<a href="{href}"{" aria-current=page" if href == self.request.path else ""}>'
             f"{escape(label)}</a>"
-            for href, label in PAGES
+            for href, label in pages
         )
         state = ""
         if account:
@@ -559,6 +606,159 @@ class RevokeHandler(DemoHandler):
         self.redirect("/sessions", status=303)
 
 
+# -- the live page: a session on a WebSocket ------------------------------------------
+
+# The page's script. Everything it shows goes in with textContent (the name
+# too), never as markup; it builds no URL from the page's content.
+LIVE_SCRIPT = """\
+<script>
+(() => {
+  const live = document.getElementById("live");
+  const count = document.getElementById("count");
+  const unit = document.getElementById("unit");
+  const eat = document.getElementById("eat");
+  const status = document.getElementById("status");
+  const element = (tag, text) => {
+    const made = document.createElement(tag);
+    made.textContent = text;
+    return made;
+  };
+  const say = (state, ...parts) => {
+    live.dataset.state = state;
+    status.replaceChildren(...parts);
+  };
+  const show = (slices) => {
+    count.textContent = String(slices);
+    unit.textContent = slices === 1 ? "slice eaten" : "slices eaten";
+  };
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const socket = new WebSocket(scheme + location.host + "/live/socket");
+  socket.addEventListener("message", (event) => {
+    const data = JSON.parse(event.data);
+    if (Number.isInteger(data.slices)) show(data.slices);
+    if (typeof data.user === "string") {  // open() read the session
+      say("open", "Connected as ", element("strong", data.user), " over a WebSocket.");
+      eat.disabled = false;
+    }
+  });
+  socket.addEventListener("close", (event) => {
+    eat.disabled = true;
+    if (event.code === 1008) {  // the session was destroyed (or never was)
+      const again = element("a", "log in again");
+      again.href = "/live";
+      say("ended", "Your session ended: ", again, ".");
+      document.getElementById("state").textContent = "You are not logged in.";
+      document.getElementById("account").style.visibility = "hidden";  // no stale name
+    } else {
+      say("closed", "Disconnected from the server: reload the page to reconnect.");
+    }
+  });
+  eat.addEventListener("click", () => socket.send("eat"));
+  // Back on this tab: show what the other tabs stored meanwhile.
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && socket.readyState === WebSocket.OPEN) socket.send("refresh");
+  });
+})();
+</script>
+"""
+
+
+def live_box(slices: int) -> str:
+    """The live page's counter, button and connection status, as HTML."""
+    unit = "slice eaten" if slices == 1 else "slices eaten"
+    return (
+        '<div id="live" data-state="connecting"><div class="counter">'
+        f'<div><span id="count">{slices}</span><span id="unit">{unit}</span></div>'
+        '<button type="button" id="eat" class="primary" disabled>Eat a slice</button></div>'
+        '<p id="status" role="status">Connecting\u2026</p></div>\n'
+        '<noscript><p class="refused">The live page needs JavaScript.</p></noscript>\n'
+        '<p class="hint">Each click is a message on a WebSocket: the handler adds one to '
+        f"<code>{SLICES}</code> in your session, stores it with "
+        "<code>await self.session.save()</code> and answers the new count. Another tab of "
+        "this browser shows it when it loads this page. Log out in another tab, or log out "
+        "all other devices from another one, and the server closes this socket "
+        "(code 1008).</p>\n" + LIVE_SCRIPT
+    )
+
+
+class LiveHandler(DemoHandler):
+    """``GET /live``: the cake slices eaten so far; in a browser, a page
+    that eats more over a WebSocket (:class:`LiveSocket`)."""
+
+    def get(self) -> None:
+        if not self.logged_in():
+            self.reply(
+                "Forbidden",
+                "Forbidden",
+                403,
+                html="Log in to eat the cake live, one slice at a time.",
+                extra=login_hint(self.origin(), "NAME"),
+            )
+            return
+        slices = slices_eaten(self.session)
+        self.reply(
+            "Live cake",
+            f"{self.current_user} has eaten {plural(slices, 'slice')} of cake.",
+            html="Eat the secret cake one slice at a time, live.",
+            extra=live_box(slices),
+        )
+
+
+class LiveSocket(SessionMixin, tornado.websocket.WebSocketHandler):
+    """``/live/socket``: the session of the handshake's cookie, on a
+    WebSocket. ``open()`` says who the session is logged in as, and closes
+    the socket (1008) when it is not; the message ``eat`` adds a slice and
+    stores it; ``refresh`` reads what other tabs stored. A session destroyed
+    in this process (a logout, a device logged out) closes the socket with
+    1008 ("session ended"), and one destroyed by another process does at
+    the next message.
+
+    Tornado's ``check_origin`` is kept: a handshake whose ``Origin`` names
+    another host (another site, or a sibling subdomain that was sent the
+    cookie) is refused with a 403, so no other site's page can use the
+    visitor's session on this socket. Programs that send no ``Origin``
+    (curl, scripts) are let in, as on the pages."""
+
+    def open(self) -> None:
+        session = self.session
+        if not logged_in(session):
+            self.close(1008, "log in first")
+            return
+        self.send({"user": str(session.user_id), "slices": slices_eaten(session)})
+
+    async def on_message(self, message: str | bytes) -> None:
+        try:
+            session = self.session
+            if message == "eat":
+                session.increment(SLICES)
+                await session.save()  # nothing is stored without it
+            elif message == "refresh":
+                await session.refresh()
+            else:
+                self.close(1003, "unknown message")
+                return
+        except tornsess.SessionNotFound:  # destroyed, here or by another process
+            self.close(1008, "session ended")
+            return
+        except tornsess.StoreUnavailable:
+            self.close(1011, "session store unavailable")
+            return
+        self.send({"slices": slices_eaten(session)})
+
+    def send(self, data: dict[str, Any]) -> None:
+        """*data* as a JSON message, unless the socket was closed meanwhile.
+        The name is data in a JSON string (the page shows it as text); its
+        ``<``, ``>`` and ``&`` go as ``\\u`` escapes too, so that even a
+        client that pasted the message into HTML would get no markup."""
+        text = json.dumps(data)
+        for char in "<>&":
+            text = text.replace(char, f"\\u{ord(char):04x}")
+        try:
+            self.write_message(text)
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+
 class FaviconHandler(tornado.web.RequestHandler):
     """No icon: 204 rather than a 404 logged as a warning on every visit."""
 
@@ -639,6 +839,8 @@ def make_app(sessions: tornsess.Sessions | None = None, **settings: Any) -> torn
             (r"/logout", LogoutHandler),
             (r"/sessions", SessionsHandler),
             (r"/sessions/(revoke|revoke-others)", RevokeHandler),
+            (r"/live", LiveHandler),
+            (r"/live/socket", LiveSocket),
             (r"/favicon.ico", FaviconHandler),
         ],
         sessions=sessions or make_sessions(),

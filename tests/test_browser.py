@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 import demo
 from tests.helpers import require_binary
@@ -91,12 +92,22 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
     assert not [line for line in text.splitlines() if "[W" in line and " 404 " in line], text
 
 
+# Opens a WebSocket to a URL; resolves to "message DATA" (the first
+# message) or "closed CODE" (closed, or refused, before any message).
+SOCKET_PROBE = """(url) => new Promise((resolve) => {
+  const socket = new WebSocket(url);
+  socket.onmessage = (event) => { resolve("message " + event.data); socket.close(); };
+  socket.onclose = (event) => resolve("closed " + event.code);
+})"""
+
+
 class _OtherSite(BaseHTTPRequestHandler):
     """Pages of another site that lead a browser to URL: ``/go?to=URL``
     navigates there (a top-level GET, as a link or ``location = ...``
     does); ``/post?to=URL`` submits a form there, without a token;
     ``/toss?to=URL`` sets the cookie ``_xsrf=tossed`` and submits a form
-    with ``_xsrf=tossed``."""
+    with ``_xsrf=tossed``; ``/ws?to=URL`` opens a WebSocket to URL and puts
+    the outcome in its title (:data:`SOCKET_PROBE`)."""
 
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
@@ -112,6 +123,12 @@ class _OtherSite(BaseHTTPRequestHandler):
             body = form.replace('name="_xsrf"', 'name="handle"')
         elif url.path == "/toss":
             body = form
+        elif url.path == "/ws":
+            body = (
+                f"<!doctype html><title>waiting</title><script>({SOCKET_PROBE})"
+                f"({json.dumps(target)}).then((outcome) => {{ document.title = outcome; }});"
+                "</script>"
+            )
         else:
             self.send_error(404)
             return
@@ -420,3 +437,153 @@ def test_other_sites_cannot_log_you_out_or_in(demo_url: str, browser: Any, other
     assert page.locator("#message").inner_text() == "dave is logged in on 2 devices."
     context.close()
     phone.close()
+
+
+def wait_until_live(page: Any, name: str) -> None:
+    """Wait for the live page's socket to answer open() with *name*."""
+    expect(page.locator("#live")).to_have_attribute("data-state", "open")
+    assert page.locator("#status").inner_text() == f"Connected as {name} over a WebSocket."
+    assert page.locator("#status strong").inner_text() == name
+    assert page.locator("#eat").is_enabled()
+
+
+def test_the_live_page_in_chromium(demo_url: str, browser: Any) -> None:
+    """A visitor is asked to log in (no socket); logged in, the nav leads to
+    /live, whose socket says who the session is; each click eats a slice,
+    saved in the session (a second tab sees the count, and the first the
+    second's clicks when it is shown again); logging out in that
+    tab with the POST form closes the first tab's socket (1008): it says so
+    and disables its button."""
+    context = browser.new_context()
+    page = context.new_page()
+    sockets: list[Any] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    response = page.goto(demo_url + "/live")
+    assert response is not None and response.status == 403
+    assert page.locator("#message").inner_text() == (
+        "Log in to eat the cake live, one slice at a time."
+    )
+    assert page.locator("#live, #eat, nav a[href='/live']").count() == 0
+    assert sockets == []
+
+    log_in_with_the_form(page, demo_url, "alice")
+    assert page.locator("nav a").all_inner_texts() == ["Home", "Secret", "Live", "Your devices"]
+    with page.expect_websocket() as opened:
+        page.click("nav >> text=Live")
+    assert opened.value.url == demo_url.replace("http://", "ws://") + "/live/socket"
+    page.wait_for_url(demo_url + "/live")
+    assert page.title() == "Live cake - tornsess demo"
+    assert page.locator("nav a[aria-current]").inner_text() == "Live"
+    wait_until_live(page, "alice")
+    assert (page.locator("#count").inner_text(), page.locator("#unit").inner_text()) == (
+        "0",
+        "slices eaten",
+    )
+    sent: list[str] = []
+    opened.value.on("framesent", lambda frame: sent.append(frame))
+    page.click("#eat")
+    expect(page.locator("#count")).to_have_text("1")
+    assert page.locator("#unit").inner_text() == "slice eaten"
+    for count in (2, 3):
+        page.click("#eat")
+        expect(page.locator("#count")).to_have_text(str(count))
+    assert page.locator("#unit").inner_text() == "slices eaten"
+    assert sent == ["eat", "eat", "eat"]  # each click, a message on the socket
+    screenshot(page, "live")
+
+    tab = context.new_page()  # a second tab of the same browser
+    tab.goto(demo_url + "/live")
+    assert tab.locator("#count").inner_text() == "3"  # stored by the socket's save()
+    wait_until_live(tab, "alice")
+    tab.click("#eat")
+    expect(tab.locator("#count")).to_have_text("4")
+    # Back on the first tab (as the browser tells a page that is shown
+    # again), it reads what the second one stored.
+    assert page.locator("#count").inner_text() == "3"
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("#count")).to_have_text("4")
+    with tab.expect_request(demo_url + "/logout") as logout:
+        tab.click("#logout")
+    assert logout.value.method == "POST"
+    tab.wait_for_url(demo_url + "/logout")
+    assert tab.locator("#message").inner_text() == "You are logged out."
+
+    expect(page.locator("#live")).to_have_attribute("data-state", "ended")
+    assert page.locator("#status").inner_text() == "Your session ended: log in again."
+    assert page.locator("#eat").is_disabled()
+    assert page.locator("#state").inner_text() == "You are not logged in."
+    assert page.locator("#account").is_hidden()  # no longer alice, no Log out button
+    assert page.locator("#count").inner_text() == "4"
+    screenshot(page, "live-ended")
+    page.click("#status >> text=log in again")
+    page.wait_for_url(demo_url + "/live")
+    assert page.locator("#message").inner_text() == (
+        "Log in to eat the cake live, one slice at a time."
+    )
+    assert page.locator("#login-form").count() == 1
+    context.close()
+
+
+def test_log_out_all_other_devices_ends_the_live_page(demo_url: str, browser: Any) -> None:
+    """ "Log out all other devices" on a phone closes the laptop's live
+    socket; the phone's own live page goes on counting."""
+    laptop, phone = browser.new_context(), browser.new_context()
+    page, other = laptop.new_page(), phone.new_page()
+    log_in_with_the_form(page, demo_url, "erin")
+    log_in_with_the_form(other, demo_url, "erin")
+    page.goto(demo_url + "/live")
+    wait_until_live(page, "erin")
+    page.click("#eat")
+    expect(page.locator("#count")).to_have_text("1")
+    other.goto(demo_url + "/sessions")
+    other.click("#others")
+    other.wait_for_url(demo_url + "/sessions")
+    assert other.locator("#message").inner_text() == "erin is logged in on 1 device."
+    expect(page.locator("#live")).to_have_attribute("data-state", "ended")
+    assert page.locator("#eat").is_disabled()
+    other.goto(demo_url + "/live")
+    wait_until_live(other, "erin")
+    assert other.locator("#count").inner_text() == "0"  # a session of its own
+    other.click("#eat")
+    expect(other.locator("#count")).to_have_text("1")
+    laptop.close()
+    phone.close()
+
+
+def test_the_live_page_shows_a_name_as_text(demo_url: str, browser: Any) -> None:
+    """A name with markup, typed in the address bar, is text on the live
+    page: in the header and in what the socket's open() sent."""
+    context = browser.new_context()
+    page = context.new_page()
+    name = "<img src=x onerror=\"document.title='pwned'\">"
+    page.goto(demo_url + "/login?user=" + urllib.parse.quote(name))
+    page.goto(demo_url + "/live")
+    wait_until_live(page, name)
+    assert page.locator("#who").inner_text() == name
+    assert page.locator("img").count() == 0
+    assert page.title() == "Live cake - tornsess demo"
+    context.close()
+
+
+def test_other_sites_cannot_open_the_live_socket(
+    demo_url: str, browser: Any, other_site: int
+) -> None:
+    """A page of another site, or of another origin of the same site (which
+    the browser sends the SameSite=Lax cookie from), that opens the live
+    page's WebSocket is refused (Tornado's origin check: 403, and the
+    browser closes it with 1006); the same script on the demo's own page
+    gets the session's answer."""
+    context = browser.new_context()
+    page = context.new_page()
+    log_in_with_the_form(page, demo_url, "frank")
+    socket_url = demo_url.replace("http://", "ws://") + "/live/socket"
+    own = page.evaluate(SOCKET_PROBE, socket_url)
+    assert own == 'message {"user": "frank", "slices": 0}'
+    for site in (f"http://localhost:{other_site}", f"http://127.0.0.1:{other_site}"):
+        page.goto(f"{site}/ws?to={urllib.parse.quote(socket_url)}")
+        page.wait_for_function("document.title !== 'waiting'")
+        assert page.title() == "closed 1006", site
+    page.goto(demo_url + "/live")
+    wait_until_live(page, "frank")
+    assert page.locator("#count").inner_text() == "0"
+    context.close()

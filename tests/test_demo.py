@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -12,10 +13,13 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tornado
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.testing import bind_unused_port
+from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 import demo
 from tests.helpers import Browser, OwnRedis, free_port, require_binary
@@ -375,6 +379,224 @@ async def test_a_name_must_be_short_and_printable(serve: Callable[..., Browser])
     assert (await browser.get("/login?user=" + "x" * demo.MAX_NAME)).code == 200
     assert (await browser.get("/login?user=%20")).code == 200  # blank: the default name
     assert (await browser.get("/sessions")).text.startswith(f"{demo.DEFAULT_USER} is logged")
+
+
+# -- the live page: a session on a WebSocket ------------------------------------------
+
+
+async def live_socket(browser: Browser, **headers: str) -> WebSocketClientConnection:
+    """The live page's WebSocket, opened with *browser*'s cookies (as the
+    page's script opens it) and *headers*."""
+    url = browser.base_url.replace("http://", "ws://") + "/live/socket"
+    cookie = "; ".join(f"{name}={value}" for name, value in browser.jar.items())
+    return await websocket_connect(HTTPRequest(url, headers={"Cookie": cookie, **headers}))
+
+
+async def receive(conn: WebSocketClientConnection) -> Any:
+    """The next message, a JSON text."""
+    message = await conn.read_message()
+    assert isinstance(message, str), message
+    return json.loads(message)
+
+
+async def eat(conn: WebSocketClientConnection) -> Any:
+    await conn.write_message("eat")
+    return await receive(conn)
+
+
+async def closed_by_server(conn: WebSocketClientConnection) -> tuple[int | None, str | None]:
+    """Wait for the server to close *conn* (no message before); its close
+    code and reason. The client's side is closed too."""
+    message = await conn.read_message()
+    conn.close()
+    assert message is None, f"a message instead of the close: {message!r}"
+    return conn.close_code, conn.close_reason
+
+
+async def shut(conn: WebSocketClientConnection) -> None:
+    """Close from the client and wait until the server has closed too."""
+    conn.close()
+    while await conn.read_message() is not None:
+        pass
+
+
+@pytest.mark.gen_test
+async def test_the_live_page_asks_a_visitor_to_log_in_and_opens_no_socket(
+    serve: Callable[..., Browser],
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    assert (await browser.get("/live")).text == "Forbidden\n"
+    page = await browser.get("/live", headers=HTML)
+    assert page.code == 403
+    assert "Log in to eat the cake live, one slice at a time." in page.text
+    assert "<code>/login?user=NAME</code>" in page.text
+    assert "<script" not in page.text and "/live/socket" not in page.text
+    assert 'href="/live"' not in page.text  # in the nav only when logged in
+    await browser.get("/login?user=ann")
+    page = await browser.get("/", headers=HTML)
+    assert '<a href="/secret">Secret</a><a href="/live">Live</a>' in page.text
+    live = await browser.get("/live", headers=HTML)
+    assert live.code == 200
+    assert "<title>Live cake - tornsess demo</title>" in live.text
+    assert '<a href="/live" aria-current=page>Live</a>' in live.text
+    assert '<span id="count">0</span><span id="unit">slices eaten</span>' in live.text
+    assert 'id="eat" class="primary" disabled>Eat a slice</button>' in live.text
+    assert '"/live/socket"' in live.text
+
+
+@pytest.mark.gen_test
+async def test_a_socket_without_a_logged_in_session_is_closed_at_open(
+    serve: Callable[..., Browser],
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    anonymous = await live_socket(browser)  # no cookie at all
+    assert await closed_by_server(anonymous) == (1008, "log in first")
+    await browser.get("/login?user=ann")
+    ended = browser.fork()
+    await browser.get("/logout")  # the fork still holds the cookie of that session
+    replay = await live_socket(ended)
+    assert await closed_by_server(replay) == (1008, "log in first")
+    # Nothing of a refused socket is stored.
+    assert (await ended.get("/live")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_slices_eaten_on_the_socket_are_saved_in_the_session(
+    serve: Callable[..., Browser],
+) -> None:
+    """open() answers the session's user name and count; each ``eat`` adds
+    one and stores it (a later page request sees it); a second tab sees
+    the count at open, and ``refresh`` reads what another tab stored."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    await browser.get("/login?user=ann")
+    conn = await live_socket(browser)
+    assert await receive(conn) == {"user": "ann", "slices": 0}
+    assert [await eat(conn) for _ in range(3)] == [{"slices": 1}, {"slices": 2}, {"slices": 3}]
+    assert (await browser.get("/live")).text == "ann has eaten 3 slices of cake.\n"
+    page = await browser.get("/live", headers=HTML)
+    assert '<span id="count">3</span>' in page.text
+    tab = await live_socket(browser)  # a second tab of the same browser
+    assert await receive(tab) == {"user": "ann", "slices": 3}
+    assert await eat(tab) == {"slices": 4}
+    await conn.write_message("refresh")
+    assert await receive(conn) == {"slices": 4}
+    assert await eat(conn) == {"slices": 5}
+    assert (await browser.get("/live")).text == "ann has eaten 5 slices of cake.\n"
+    await conn.write_message("something else")
+    assert await closed_by_server(conn) == (1003, "unknown message")
+    await shut(tab)
+    # Another user's count is their own.
+    other = Browser(browser.base_url)
+    await other.get("/login?user=bea")
+    assert (await other.get("/live")).text == "bea has eaten 0 slices of cake.\n"
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("how", ["logout", "logout-get", "others", "device"])
+async def test_a_logout_elsewhere_closes_the_socket_with_1008(
+    serve: Callable[..., Browser], how: str
+) -> None:
+    """Logging out in another tab (the POST form, or curl's GET), or from
+    another device ("log out all other devices", or this device's own
+    button) closes the socket with 1008; the other device's socket stays
+    open."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    await browser.get("/login?user=ann")
+    phone = Browser(browser.base_url)
+    await phone.get("/login?user=ann")
+    conn = await live_socket(browser)
+    assert await receive(conn) == {"user": "ann", "slices": 0}
+    assert await eat(conn) == {"slices": 1}
+    bystander = await live_socket(phone)
+    assert await receive(bystander) == {"user": "ann", "slices": 0}
+    if how == "logout":
+        tab = browser.fork()
+        token = await xsrf_token(tab)
+        response = await tab.post("/logout", f"_xsrf={token}", headers=FORM)
+        assert (response.code, response.text) == (200, "You are logged out.\n")
+    elif how == "logout-get":
+        assert (await browser.fork().get("/logout")).text == "You are logged out.\n"
+    elif how == "others":
+        token = await xsrf_token(phone)
+        response = await phone.post("/sessions/revoke-others", f"_xsrf={token}", headers=FORM)
+        assert response.code == 303
+    else:
+        listing = (await phone.get("/sessions")).text.splitlines()
+        (line,) = [line for line in listing[1:] if not line.endswith("this device")]
+        token = await xsrf_token(phone)
+        handle = line.split()[0]
+        response = await phone.post(
+            "/sessions/revoke", f"_xsrf={token}&handle={handle}", headers=FORM
+        )
+        assert response.code == 303
+    assert await closed_by_server(conn) == (1008, "session ended")
+    assert (await browser.get("/live")).code == 403
+    assert await eat(bystander) == {"slices": 1}  # still open, its own count
+    await shut(bystander)
+
+
+@pytest.mark.gen_test
+async def test_a_logout_on_another_process_ends_the_socket_at_its_next_message(
+    serve: Callable[..., Browser],
+) -> None:
+    """Two demo processes on one store: a logout on the other one closes
+    this socket (1008) when it next saves."""
+    here, there = demo.make_sessions(), demo.make_sessions()
+    there.use_database(here.database)
+    browser = serve(demo.make_app(here))
+    await browser.get("/login?user=ann")
+    conn = await live_socket(browser)
+    assert await receive(conn) == {"user": "ann", "slices": 0}
+    elsewhere = serve(demo.make_app(there))
+    elsewhere.jar = dict(browser.jar)
+    assert (await elsewhere.get("/live")).text == "ann has eaten 0 slices of cake.\n"
+    assert (await elsewhere.get("/logout")).text == "You are logged out.\n"
+    await conn.write_message("eat")
+    assert await closed_by_server(conn) == (1008, "session ended")
+    assert (await browser.get("/live")).code == 403
+
+
+@pytest.mark.gen_test
+async def test_a_socket_from_another_origin_is_refused(serve: Callable[..., Browser]) -> None:
+    """Tornado's check_origin, kept: a page of another site, or of another
+    origin on the same site (a sibling subdomain, which is sent the
+    cookie), cannot open the socket with the visitor's cookie."""
+    browser = serve(demo.make_app(demo.make_sessions()))
+    await browser.get("/login?user=ann")
+    port = urllib.parse.urlsplit(browser.base_url).port
+    for origin in (
+        "http://evil.example",
+        f"http://localhost:{port}",
+        "http://127.0.0.1:1",
+        f"https://127.0.0.1.evil.example:{port}",
+        "null",
+    ):
+        with pytest.raises(HTTPClientError) as refused:
+            await live_socket(browser, Origin=origin)
+        assert refused.value.code == 403, origin
+    conn = await live_socket(browser, Origin=browser.base_url)  # this site's own page
+    assert await receive(conn) == {"user": "ann", "slices": 0}
+    assert await eat(conn) == {"slices": 1}
+    await shut(conn)
+    assert (await browser.get("/live")).text == "ann has eaten 1 slice of cake.\n"
+
+
+@pytest.mark.gen_test
+async def test_the_live_page_escapes_the_name_in_html_and_in_messages(
+    serve: Callable[..., Browser],
+) -> None:
+    browser = serve(demo.make_app(demo.make_sessions()))
+    name = '<img src=x onerror="alert(1)">&amp;'
+    await browser.get(f"/login?user={urllib.parse.quote(name)}")
+    page = (await browser.get("/live", headers=HTML)).text
+    assert "<img" not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;amp;</span>" in page
+    conn = await live_socket(browser)
+    raw = await conn.read_message()
+    assert isinstance(raw, str)
+    assert not {"<", ">", "&"} & set(raw), raw
+    assert json.loads(raw) == {"user": name, "slices": 0}
+    await shut(conn)
 
 
 CHROME = "Mozilla/5.0 ({}) AppleWebKit/537.36 (KHTML, like Gecko) {} Safari/537.36"
