@@ -785,6 +785,13 @@ def test_a_password_never_appears_in_a_message(caplog: pytest.LogCaptureFixture)
     with pytest.raises(ConfigError) as info:
         RedisDatabase("redis://user:hunter2@127.0.0.1:1/0?socket_timeout=soon")
     assert "hunter2" not in str(info.value)
+    # A password holding what ends a URL's authority, in a URL redis-py
+    # cannot parse (the parser's message quotes a piece of it).
+    for odd in ("my/Secret", "my#Secret", "my?Secret"):
+        with pytest.raises(ConfigError) as info:
+            RedisDatabase(f"redis://:{odd}@127.0.0.1:6379/0")
+        assert "Secret" not in str(info.value) and "my" not in str(info.value).split("@")[0]
+        assert ":***@" in str(info.value)
     with caplog.at_level(logging.DEBUG, logger="tornsess"):
         RedisDatabase("redis://user:hunter2@127.0.0.1:1/0", timeout=0.2)
     assert caplog.records and not [r for r in caplog.records if "hunter2" in r.getMessage()]

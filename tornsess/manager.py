@@ -31,6 +31,10 @@ log: logging.Logger = logging.getLogger("tornsess")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_REVOKE_PASSES = 4
+"""How often ``destroy_user`` lists a user's sessions at most: until a list
+finds none left to destroy."""
+
 
 @dataclasses.dataclass(frozen=True)
 class SessionInfo:
@@ -326,16 +330,25 @@ class Sessions:
         """
         index = self._index()
         destroyed: list[str] = []
-        for tag in self._path.user_tags(user_id):
-            for handle, record in await self._path.store_call(index.index_sessions(tag)):
-                bound = Binding.loads(record.binding)
-                if handle == keep or bound is None or bound.user_id != user_id:
-                    continue
-                existed, session_id = await self._path.store_call(index.index_destroy(tag, handle))
-                if existed:
-                    destroyed.append(handle)
-                    if session_id is not None:
-                        self._path.fire_destroy(session_id)
+        # A session that a regenerate moved between the list and its revoke
+        # is found by the next list: list again until one finds nothing.
+        for _ in range(_REVOKE_PASSES):
+            found = 0
+            for tag in self._path.user_tags(user_id):
+                for handle, record in await self._path.store_call(index.index_sessions(tag)):
+                    bound = Binding.loads(record.binding)
+                    if handle == keep or bound is None or bound.user_id != user_id:
+                        continue
+                    found += 1
+                    existed, session_id = await self._path.store_call(
+                        index.index_destroy(tag, handle)
+                    )
+                    if existed:
+                        destroyed.append(handle)
+                        if session_id is not None:
+                            self._path.fire_destroy(session_id)
+            if not found:
+                break
         self._path.close_sockets(None, destroyed)
         return len(destroyed)
 

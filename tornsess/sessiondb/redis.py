@@ -60,11 +60,17 @@ class _Script:
         self.text = text
         self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+    async def __call__(
+        self, client: Any, keys: Sequence[str], args: Sequence[Any] = (), **options: Any
+    ) -> Any:
         try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await client.execute_command(
+                "EVALSHA", self.sha, len(keys), *keys, *args, **options
+            )
         except NoScriptError:
-            return await client.eval(self.text, len(keys), *keys, *args)
+            return await client.execute_command(
+                "EVAL", self.text, len(keys), *keys, *args, **options
+            )
 
 
 # Read a reply without decoding it, whatever the client's decode_responses:
@@ -118,7 +124,57 @@ return {1, extend_index(KEYS[1], ARGV[4], ARGV[1])}
 _RENAME = _Script(
     """
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return -1 end
-return redis.call('RENAMENX', KEYS[1], KEYS[2])
+local moved = redis.call('RENAMENX', KEYS[1], KEYS[2])
+-- A logged-in session's index entry follows it in the same step (ARGV: the
+-- key prefix, the old and the new store key), so that no reader or revoke
+-- ever finds the entry pointing at a key that is gone.
+if moved == 1 and ARGV[1] ~= '' then
+  local tag, text = redis.call('HGET', KEYS[2], '_t'), redis.call('HGET', KEYS[2], '_b')
+  if tag and text then
+    local ok, binding = pcall(cjson.decode, text)
+    if ok and type(binding) == 'table' and type(binding['handle']) == 'string' then
+      local index = ARGV[1] .. 'u:{' .. tag .. '}'
+      if redis.call('TYPE', index)['ok'] == 'hash'
+          and redis.call('HGET', index, binding['handle']) == ARGV[2] then
+        redis.call('HSET', index, binding['handle'], ARGV[3])
+      end
+    end
+  end
+end
+return moved
+"""
+)
+
+# A user's index and the sessions it names, read in one step (KEYS[1] the
+# index; ARGV[1] the key prefix): since a rename moves its entry in the same
+# step, a live session is never missed by a list that a rename overtakes.
+_INDEX_READ = _Script(
+    """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {} end
+local entries = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #entries, 2 do
+  local key = ARGV[1] .. '{' .. entries[i + 1] .. '}'
+  local fields = {}
+  if redis.call('TYPE', key)['ok'] == 'hash' then fields = redis.call('HGETALL', key) end
+  out[#out + 1] = {entries[i], entries[i + 1], fields}
+end
+return out
+"""
+)
+
+# Destroys the session an index entry names and drops the entry, in one step
+# (KEYS[1] the index; ARGV: the handle, the key prefix): a concurrent rename
+# moves the entry with the session, so the revoke finds where it is now.
+# -1: no such entry.
+_INDEX_DESTROY = _Script(
+    """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return -1 end
+local key = redis.call('HGET', KEYS[1], ARGV[1])
+if not key then return -1 end
+local existed = redis.call('DEL', ARGV[2] .. '{' .. key .. '}')
+redis.call('HDEL', KEYS[1], ARGV[1])
+return existed
 """
 )
 
@@ -787,8 +843,9 @@ class RedisDatabase:
         old, new = self.key(old_id), self.key(new_id)
         if not self._cross_slot:
             try:
+                hashes = [self.prefix, store_key(old_id), store_key(new_id)]
                 moved = await self._call(
-                    lambda client: _RENAME(client, [old, new]),
+                    lambda client: _RENAME(client, [old, new], hashes),
                     keep=(ResponseError, RedisClusterException),
                 )
             except (ResponseError, RedisClusterException) as exc:
@@ -896,10 +953,25 @@ class RedisDatabase:
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         index = self.index_key(tag)
-        entries = await self._hash(index)
+        rows: list[tuple[Any, Any, Any]]
+        if not self.cluster:
+            rows = await self._call(
+                lambda client: _INDEX_READ(client, [index], [self.prefix], **_RAW)
+            )
+        else:
+            # On a cluster the sessions are in other slots than their index:
+            # the entries first, then each session.
+            rows = []
+            for raw_handle, raw_key in ((await self._hash(index)) or {}).items():
+                try:
+                    session_key = f"{self.prefix}{{{_text(raw_key)}}}"
+                except UnicodeDecodeError:
+                    rows.append((raw_handle, raw_key, None))
+                    continue
+                rows.append((raw_handle, raw_key, await self._hash(session_key)))
         found: list[tuple[str, Record]] = []
         dead: list[Any] = []  # handle, store key, ...: pruned only if unchanged
-        for raw_handle, raw_key in (entries or {}).items():
+        for raw_handle, raw_key, raw in rows:
             try:
                 handle, key = _text(raw_handle), _text(raw_key)
             except UnicodeDecodeError:
@@ -907,8 +979,7 @@ class RedisDatabase:
                 dead += [raw_handle, raw_key]
                 continue
             session_key = f"{self.prefix}{{{key}}}"
-            raw = await self._hash(session_key)
-            record = None if raw is None else _record(raw, session_key)
+            record = None if not raw else _record(raw, session_key)
             if record is None:
                 dead += [raw_handle, raw_key]
             else:
@@ -923,6 +994,14 @@ class RedisDatabase:
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         index = self.index_key(tag)
+        if not self.cluster:
+            answer = await self._call(
+                lambda client: _INDEX_DESTROY(client, [index], [handle, self.prefix])
+            )
+            return int(answer) == 1, None
+        # On a cluster the index and the session are in different slots:
+        # three steps, the entry dropped only if it still names the key
+        # deleted.
         raw = await self._tolerant(
             lambda client: client.execute_command("HGET", index, handle, **_RAW), index, None
         )
@@ -1047,18 +1126,30 @@ def _record(raw: Mapping[Any, Any] | Sequence[Any], key: str) -> Record | None:
 
 
 def _redact(url: str) -> str:
-    """*url* without its password (``redis://user:***@host``), for messages."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    credentials, at, hosts = netloc.rpartition("@")
-    if at and ":" in credentials:
-        netloc = credentials.partition(":")[0] + ":***@" + hosts
-    query = parts.query
+    """*url* without its password (``redis://user:***@host``), for messages.
+
+    The credentials are everything between ``://`` and the last ``@``, so a
+    password holding ``/``, ``#`` or ``?`` (which end a URL's authority) is
+    masked too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    credentials, at, after = rest.rpartition("@")
+    if at:
+        user = credentials.partition(":")[0] if ":" in credentials else credentials
+        rest = f"{user}:***@{after}"
+    base, mark, query = rest.partition("?")
     if "password" in query:
         query = urlencode(
             [(k, "***" if k == "password" else v) for k, v in parse_qsl(query)], safe="*"
         )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return f"{scheme}://{base}{mark}{query}"
+
+
+def _has_password(url: str) -> bool:
+    """Whether *url* holds a password, in its credentials or its query."""
+    rest = url.partition("://")[2]
+    return ":" in rest.rpartition("@")[0] or "password=" in url
 
 
 def _client_factory(url: str, cluster: bool, timeout: float) -> tuple[Callable[[], Any], Any, bool]:
@@ -1128,7 +1219,9 @@ def _client_factory(url: str, cluster: bool, timeout: float) -> tuple[Callable[[
     except (ValueError, TypeError) as exc:
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError("url", f"{_redact(url)}: {exc}") from None
+        # The parser's message may quote a piece of the password.
+        reason = f"{type(exc).__name__}" if _has_password(url) else str(exc)
+        raise ConfigError("url", f"{_redact(url)}: {reason}") from None
 
 
 def _host_port(node: str) -> tuple[str, int]:
