@@ -106,8 +106,10 @@ def make_db(
         if store_kind == "memory":
             db = MemoryDatabase(sweep_interval=sweep_interval)
         elif store_kind == "sqlite":
-            db = SQLiteDatabase(
-                str(tmp_path / f"sessions{len(created)}.db"), sweep_interval=sweep_interval
+            db = SQLiteDatabase(  # ids kept: the suite checks on_destroy for expiries
+                str(tmp_path / f"sessions{len(created)}.db"),
+                sweep_interval=sweep_interval,
+                keep_ids=True,
             )
         elif store_kind == "redis":
             url = request.getfixturevalue("redis_url")

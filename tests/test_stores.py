@@ -9,6 +9,7 @@ import os
 import pickle
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -392,11 +393,16 @@ def test_redis_database_arguments() -> None:
 
 @pytest.mark.gen_test
 async def test_sqlite_file_wal_and_hashed_keys(tmp_path: Path) -> None:
+    """By default a copy of the file gives out no live session: rows keyed by
+    the hash only, and a new file readable by its owner alone."""
     path = str(tmp_path / "s.db")
-    db = SQLiteDatabase(path, keep_ids=False)
+    db = SQLiteDatabase(path)
     sid = new_id()
     assert await db.create(sid, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
     await db.close()
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name):
+            assert stat.S_IMODE(os.stat(name).st_mode) == 0o600, name
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     rows = conn.execute("SELECT key, sid FROM tornsess_sessions").fetchall()
@@ -421,7 +427,7 @@ async def test_sqlite_file_wal_and_hashed_keys(tmp_path: Path) -> None:
 async def test_sqlite_sweep_reports_expired_sessions(
     serve: Callable[..., Browser], tmp_path: Path
 ) -> None:
-    db = SQLiteDatabase(str(tmp_path / "sweep.db"), sweep_interval=0.1)
+    db = SQLiteDatabase(str(tmp_path / "sweep.db"), sweep_interval=0.1, keep_ids=True)
     manager = Sessions(expires=0.3)
     manager.use_database(db)
     destroyed: list[str] = []

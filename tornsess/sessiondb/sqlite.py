@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -207,14 +208,15 @@ class SQLiteDatabase:
     through an index on the expiry time, at a cost that grows with the
     expired rows only, and reports them to ``on_destroy``.
 
-    Rows are keyed by the SHA-256 of the session id. With *keep_ids* (the
-    default) the id itself is kept in a column too, only so that expirations
-    found by the sweep can be given to ``on_destroy`` callbacks; pass
-    ``keep_ids=False`` if a copy of the file must not reveal live session ids
-    (sweeps then report nothing).
+    Rows are keyed by the SHA-256 of the session id, never the id: a copy of
+    the file (a backup, another local user) gives out no live session. A
+    new file is created readable by its owner only. With *keep_ids* the id
+    itself is kept in a column too, only so that expirations found by the
+    sweep can be given to ``on_destroy`` callbacks (without it, sweeps
+    report nothing); keep the file private then.
     """
 
-    def __init__(self, path: str, *, sweep_interval: float = 60.0, keep_ids: bool = True) -> None:
+    def __init__(self, path: str, *, sweep_interval: float = 60.0, keep_ids: bool = False) -> None:
         if not isinstance(path, str) or not path:
             raise ConfigError("path", "needs the path of the SQLite file")
         if not sweep_interval > 0:
@@ -243,6 +245,10 @@ class SQLiteDatabase:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            if not os.path.exists(self.path):
+                # A new file for its owner only (SQLite gives its -wal and
+                # -shm files the same mode).
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
