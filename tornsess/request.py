@@ -622,7 +622,7 @@ class RequestPath:
         state = self.sockets.pop(handler, None)
         if state is None:
             return
-        if state.live and state.ops:
+        if state.live and state.stored and state.ops:  # what save() could have stored
             log.warning(
                 "tornsess: a WebSocket closed with %d unsaved session change(s); "
                 "call `await self.session.save()` to store changes made after "
