@@ -321,6 +321,11 @@ class DemoHandler(SessionMixin, tornado.web.RequestHandler):
     def logged_in(self) -> bool:
         return logged_in(self.sessions.get(self))
 
+    def forbid_visitor(self, why: str) -> None:
+        """403 for a visitor who is not logged in: ``Forbidden`` for curl, a
+        page saying *why*, with how to log in, for a browser."""
+        self.reply("Forbidden", "Forbidden", 403, html=why, extra=login_hint(self.origin(), "NAME"))
+
     def wants_html(self) -> bool:
         return "text/html" in self.request.headers.get("Accept", "")
 
@@ -459,13 +464,7 @@ class HomeHandler(DemoHandler):
 class SecretHandler(DemoHandler):
     def get(self) -> None:
         if not self.logged_in():
-            self.reply(
-                "Forbidden",
-                "Forbidden",
-                403,
-                html="The secret is for logged-in visitors only.",
-                extra=login_hint(self.origin(), "NAME"),
-            )
+            self.forbid_visitor("The secret is for logged-in visitors only.")
             return
         self.reply("Secret", "The cake is a lie!")
 
@@ -687,13 +686,7 @@ class LiveHandler(DemoHandler):
 
     def get(self) -> None:
         if not self.logged_in():
-            self.reply(
-                "Forbidden",
-                "Forbidden",
-                403,
-                html="Log in to eat the cake live, one slice at a time.",
-                extra=login_hint(self.origin(), "NAME"),
-            )
+            self.forbid_visitor("Log in to eat the cake live, one slice at a time.")
             return
         slices = slices_eaten(self.session)
         self.reply(
