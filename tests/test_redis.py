@@ -512,19 +512,26 @@ def make_store(kind: str, redis_url: str) -> tuple[RedisDatabase, aioredis.Redis
     return RedisDatabase(client=client, prefix=prefix), client
 
 
-@pytest.mark.gen_test
-@pytest.mark.parametrize("kind", CLIENTS)
-async def test_bytes_that_are_not_utf8_are_left_out_of_a_session(
-    serve: Callable[..., Browser],
-    redis_url: str,
-    admin: redis.Redis,
-    kind: str,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+@pytest.fixture
+def served(
+    kind: str, redis_url: str, serve: Callable[..., Browser], io_loop: IOLoop
+) -> Iterator[tuple[RedisDatabase, Browser]]:
+    """The test app on a store of the parametrized *kind*, and a browser."""
     db, client = make_store(kind, redis_url)
     manager = Sessions()
     manager.use_database(db)
-    browser = serve(make_app(manager))
+    yield db, serve(make_app(manager))
+    io_loop.run_sync(db.close)
+    if client is not None:
+        io_loop.run_sync(client.aclose)
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("kind", CLIENTS)
+async def test_bytes_that_are_not_utf8_are_left_out_of_a_session(
+    served: tuple[RedisDatabase, Browser], admin: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    db, browser = served
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
     admin.hset(db.key(sid), mapping={b"v:bad": b"\xff\xfe", b"v:\xff": b'"x"'})
     with caplog.at_level(logging.WARNING, logger="tornsess"):
@@ -535,20 +542,14 @@ async def test_bytes_that_are_not_utf8_are_left_out_of_a_session(
     assert len(store_records(caplog, logging.WARNING)) == 2  # one line per load
     assert "not UTF-8" in store_records(caplog, logging.WARNING)[0].getMessage()
     assert not store_records(caplog, logging.ERROR)
-    await db.close()
-    if client is not None:
-        await client.aclose()
 
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize("kind", CLIENTS)
 async def test_a_user_index_with_bytes_that_are_not_utf8(
-    serve: Callable[..., Browser], redis_url: str, admin: redis.Redis, kind: str
+    served: tuple[RedisDatabase, Browser], admin: redis.Redis
 ) -> None:
-    db, client = make_store(kind, redis_url)
-    manager = Sessions()
-    manager.use_database(db)
-    browser = serve(make_app(manager))
+    db, browser = served
     handle = (await browser.get("/login?user=alice")).json()["handle"]
     [tag] = list(admin.scan_iter(match=f"{db.prefix}u:*"))
     admin.hset(tag, b"\xff", b"\xfe")
@@ -556,24 +557,14 @@ async def test_a_user_index_with_bytes_that_are_not_utf8(
     assert devices.code == 200
     assert [d["handle"] for d in devices.json()] == [handle]
     assert admin.hkeys(tag) == [handle.encode()]  # the bad entry is pruned
-    await db.close()
-    if client is not None:
-        await client.aclose()
 
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize("kind", CLIENTS)
 async def test_a_session_key_of_another_type_is_a_fresh_session(
-    serve: Callable[..., Browser],
-    redis_url: str,
-    admin: redis.Redis,
-    kind: str,
-    caplog: pytest.LogCaptureFixture,
+    served: tuple[RedisDatabase, Browser], admin: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    db, client = make_store(kind, redis_url)
-    manager = Sessions()
-    manager.use_database(db)
-    browser = serve(make_app(manager))
+    db, browser = served
     old = (await browser.get("/set?key=a&value=b")).json()["id"]
     admin.set(db.key(old), b"not a session")
     with caplog.at_level(logging.WARNING, logger="tornsess"):
@@ -591,9 +582,6 @@ async def test_a_session_key_of_another_type_is_a_fresh_session(
         await db.rename(old, new_id())
     assert admin.get(db.key(old)) == b"not a session"
     assert admin.ttl(db.key(old)) == -1
-    await db.close()
-    if client is not None:
-        await client.aclose()
 
 
 @pytest.mark.gen_test
