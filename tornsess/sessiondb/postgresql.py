@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -272,26 +273,86 @@ def _redact(text: str) -> str:
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)
 
 
-class _Binding:
-    """The pool a store built for one event loop in one process. Its
-    *keeper* is an async generator on that loop: ``asyncio.run`` (any
-    ``loop.shutdown_asyncgens()``) closes it before closing the loop, and
-    its ``finally`` closes the pool while the loop still runs."""
+class _Pool:
+    """The connections a store built from a DSN holds on one event loop in
+    one process: at most *size* open, the idle ones kept for reuse, a new
+    one opened when none is idle. It has no task or timer of its own, so a
+    loop shut down by ``asyncio.run`` can close it at the very end
+    (psycopg-pool's tasks are cancelled before that, and its ``close()``
+    then fails, leaving its connections open)."""
 
-    __slots__ = ("loop", "pid", "pool", "keeper", "abandoned", "__weakref__")
+    __slots__ = ("conninfo", "idle", "slots", "closed")
+
+    def __init__(self, conninfo: str, size: int) -> None:
+        self.conninfo = conninfo
+        self.idle: list[Connection] = []
+        self.slots = asyncio.Semaphore(size)
+        self.closed = False
+
+    async def acquire(self, seconds: float) -> Connection:
+        """A connection: an idle one at once, else a new one; waiting for a
+        free slot and connecting are bounded by *seconds* together.
+
+        :raises TimeoutError: no connection within *seconds*.
+        :raises psycopg.Error: the connection failed.
+        """
+        if self.slots.locked():
+            await _bounded(self.slots.acquire(), seconds)
+        else:
+            await self.slots.acquire()  # free: returns at once
+        try:
+            while self.idle:
+                conn = self.idle.pop()
+                if not conn.closed:
+                    return conn
+            return await _bounded(
+                psycopg.AsyncConnection.connect(self.conninfo, autocommit=True), seconds
+            )
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def release(self, conn: Connection, broken: bool) -> None:
+        """Take *conn* back: kept if it is idle and usable. A *broken* one
+        (the server went away) is closed with every idle one, which are
+        likely gone too (a restart): the next call connects afresh."""
+        self.slots.release()
+        usable = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+        if usable and not broken and not self.closed:
+            self.idle.append(conn)
+            return
+        conn.pgconn.finish()
+        if broken:
+            self.drop()
+
+    def drop(self) -> None:
+        """Close the idle connections (sending PostgreSQL's Terminate)."""
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.pgconn.finish()
+
+
+class _Binding:
+    """The pool of a store on one event loop in one process. Its *keeper* is
+    an async generator on that loop: ``asyncio.run`` (any
+    ``loop.shutdown_asyncgens()``) closes it before closing the loop, and
+    its ``finally`` closes the pool's connections."""
+
+    __slots__ = ("loop", "pid", "pool", "keeper")
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        pool: AsyncConnectionPool[Connection],
+        pool: _Pool,
         registry: dict[asyncio.AbstractEventLoop, _Binding],
     ) -> None:
         self.loop = loop
         self.pid = os.getpid()
         self.pool = pool
-        self.abandoned = False
         self.keeper = self._keep(registry)
         with contextlib.suppress(StopIteration):
+            # Runs to its yield at once; the loop's async generator hooks
+            # register it with *loop*.
             self.keeper.asend(None).send(None)
 
     async def _keep(
@@ -302,26 +363,27 @@ class _Binding:
         finally:
             if registry.get(self.loop) is self:
                 del registry[self.loop]
-            if not self.abandoned:
-                await _close_pool(self.pool)
+            if self.pid == os.getpid():
+                self.pool.closed = True
+                self.pool.drop()
 
-    async def close(self) -> None:
-        """Close the pool, on its own loop."""
-        await self.keeper.aclose()
-
-    def abandon(self) -> None:
-        """Forget the pool without touching it: its loop is closed, or it
-        belongs to the parent of this forked process."""
-        self.abandoned = True
+    def close(self) -> None:
+        """Close the pool's idle connections now, and the others when they
+        come back."""
         with contextlib.suppress(StopIteration, RuntimeError):
             self.keeper.aclose().send(None)
 
 
-async def _close_pool(pool: AsyncConnectionPool[Connection]) -> None:
-    try:
-        await pool.close(timeout=1.0)
-    except Exception as exc:  # pragma: no cover - defensive
-        log.debug("tornsess: closing a PostgreSQL pool: %s: %s", type(exc).__name__, exc)
+if sys.version_info >= (3, 11):
+
+    async def _bounded(call: Awaitable[T], seconds: float) -> T:
+        """*call*, cancelled after *seconds* (``asyncio.timeout``: no Task of
+        its own, unlike ``wait_for`` before Python 3.12)."""
+        async with asyncio.timeout(seconds):
+            return await call
+
+else:  # pragma: no cover - Python 3.10
+    _bounded = asyncio.wait_for
 
 
 class PostgreSQLDatabase:
@@ -426,6 +488,7 @@ class PostgreSQLDatabase:
             self._conninfo = make_conninfo(dsn, **extra)
         self._pool = pool
         self._bindings: dict[asyncio.AbstractEventLoop, _Binding] = {}
+        self._inherited: list[_Binding] = []  # a parent's, in a forked child
         self._ready = False  # the tables are known to be there, of our version
         self._listener: Callable[[str], None] | None = None
         self._sweeper = Sweeper(self.sweep, sweep_interval, lambda: True)
@@ -435,37 +498,32 @@ class PostgreSQLDatabase:
 
     # -- one call ---------------------------------------------------------------
 
-    def _pool_here(self) -> AsyncConnectionPool[Any]:
-        """The pool for the running loop in this process (made now if needed)."""
-        if self._pool is not None:
-            return self._pool
+    def _pool_here(self) -> _Pool:
+        """The store's pool for the running loop in this process (made now
+        if needed). Pools of closed loops are closed; those of the parent
+        of a forked process are kept as they are, never used or closed
+        (their sockets are the parent's)."""
         loop = asyncio.get_running_loop()
         binding = self._bindings.get(loop)
         pid = os.getpid()
         if binding is not None and binding.pid == pid:
             return binding.pool
         for other in list(self._bindings.values()):
-            if other.pid != pid or other.loop.is_closed():
-                other.abandon()
-                if self._bindings.get(other.loop) is other:
-                    del self._bindings[other.loop]
+            if other.pid != pid:
+                self._inherited.append(other)
+                del self._bindings[other.loop]
+            elif other.loop.is_closed():
+                other.close()
         assert self._conninfo is not None
-        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            self._conninfo,
-            kwargs={"autocommit": True},
-            min_size=1,
-            max_size=10,
-            open=False,
-            timeout=self.timeout,
-            name=f"tornsess {self.table}",
-        )
-        binding = _Binding(loop, pool, self._bindings)
+        binding = _Binding(loop, _Pool(self._conninfo, 10), self._bindings)
         self._bindings[loop] = binding
-        return pool
+        return binding.pool
 
     async def _call(self, work: Callable[[Connection], Awaitable[T]]) -> T:
-        """``work(connection)`` on a pooled connection in autocommit mode,
-        within the timeout; a transaction it leaves open is rolled back.
+        """``work(connection)`` on a connection in autocommit mode, within
+        the timeout (waiting for the connection included; past it the
+        connection is closed under the call); a transaction it leaves open
+        is rolled back.
 
         :raises tornsess.StoreUnavailable: the call failed or timed out,
             whatever psycopg raised.
@@ -475,25 +533,24 @@ class PostgreSQLDatabase:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         try:
+            if self._pool is not None:
+                async with self._pool.connection(timeout=self.timeout) as conn:
+                    return await self._run(conn, work, loop, deadline)
             pool = self._pool_here()
-            if self._pool is None and pool.closed:
-                await pool.open(wait=False)
-            async with pool.connection(timeout=self.timeout) as conn:
-                timer = loop.call_at(deadline, _abort, conn)
-                restore = not conn.autocommit
-                try:
-                    if restore:
-                        await conn.set_autocommit(True)
-                    if not self._ready:
-                        await self._prepare(conn)
-                    return await work(conn)
-                finally:
-                    timer.cancel()
-                    if not conn.closed:
-                        if conn.info.transaction_status != TransactionStatus.IDLE:
-                            await conn.rollback()
-                        if restore:
-                            await conn.set_autocommit(False)
+            try:
+                conn = await pool.acquire(self.timeout)
+            except (TimeoutError, asyncio.TimeoutError):
+                raise StoreUnavailable(
+                    f"postgresql: no connection within {self.timeout:g} s"
+                ) from None
+            broken = False
+            try:
+                return await self._run(conn, work, loop, deadline)
+            except psycopg.Error:
+                broken = conn.closed
+                raise
+            finally:
+                pool.release(conn, broken)
         except PoolTimeout:
             raise StoreUnavailable(f"postgresql: no connection within {self.timeout:g} s") from None
         except psycopg.errors.UndefinedTable as exc:
@@ -501,6 +558,29 @@ class PostgreSQLDatabase:
             raise StoreUnavailable(_redact(f"postgresql: {type(exc).__name__}: {exc}")) from None
         except psycopg.Error as exc:
             raise StoreUnavailable(_redact(f"postgresql: {type(exc).__name__}: {exc}")) from None
+
+    async def _run(
+        self,
+        conn: Connection,
+        work: Callable[[Connection], Awaitable[T]],
+        loop: asyncio.AbstractEventLoop,
+        deadline: float,
+    ) -> T:
+        timer = loop.call_at(deadline, _abort, conn)
+        restore = not conn.autocommit  # a connection of a pool you passed
+        try:
+            if restore:
+                await conn.set_autocommit(True)
+            if not self._ready:
+                await self._prepare(conn)
+            return await work(conn)
+        finally:
+            timer.cancel()
+            if not conn.closed:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    await conn.rollback()
+                if restore:
+                    await conn.set_autocommit(False)
 
     # -- the schema ---------------------------------------------------------------
 
@@ -876,9 +956,9 @@ class PostgreSQLDatabase:
         return await self._call(work), None
 
     async def close(self) -> None:
-        """Stop the sweep and close the store's pool of the running loop
-        (a pool you passed is left to you); a later call opens a new one.
-        Never raises."""
+        """Stop the sweep and close the store's connections on the running
+        loop (a pool you passed is left to you): the idle ones now, those in
+        use when their call ends. A later call opens new ones. Never raises."""
         self._sweeper.cancel()
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -886,8 +966,8 @@ class PostgreSQLDatabase:
             loop = None
         pid = os.getpid()
         for binding in list(self._bindings.values()):
-            if binding.pid != pid or binding.loop.is_closed():
-                binding.abandon()
+            if binding.pid != pid:
+                self._inherited.append(binding)
                 self._bindings.pop(binding.loop, None)
-            elif binding.loop is loop:
-                await binding.close()
+            elif binding.loop is loop or binding.loop.is_closed():
+                binding.close()
