@@ -636,6 +636,87 @@ def test_each_event_loop_has_its_pool_closed_with_it(postgresql_dsn: str) -> Non
         assert settle(lambda: server_connections(postgresql_dsn, name), 0) == 0
 
 
+FORKED = """
+import asyncio, os, sys
+from tornsess.database import Op, Record
+from tornsess.ids import new_id
+from tornsess.sessiondb import PostgreSQLDatabase
+
+dsn, table, children_loop = sys.argv[1:4]
+db = PostgreSQLDatabase(dsn, table=table)
+loop = asyncio.new_event_loop()
+sid = new_id()
+start = Record({"n": "0"}, frozenset(), {}, 1.0, 1.0, None, None)
+assert loop.run_until_complete(db.create(sid, start))
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        async def child():
+            await db.commit(sid, [Op("incr", "n", "1")], 2.0, None, None)
+        if children_loop == "inherited":
+            loop.run_until_complete(child())
+        else:
+            asyncio.run(child())
+        sys.exit(0)  # a normal exit: the interpreter frees what it holds
+    _, status = os.waitpid(pid, 0)
+    assert status == 0, status
+# The parent's connection, opened before the forks, still works.
+record = loop.run_until_complete(db.load(sid))
+loop.run_until_complete(db.close())
+loop.close()
+print(record.values["n"])
+"""
+
+
+@pytest.mark.parametrize("children_loop", ["inherited", "new"])
+def test_forked_children_leave_the_parents_connections_alone(
+    postgresql_dsn: str, children_loop: str
+) -> None:
+    name = unique("fork")
+    dsn = f"{postgresql_dsn}?application_name={name}"
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED, dsn, unique(), children_loop],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3"]  # three children's increments, read by the parent
+
+
+@pytest.mark.gen_test
+async def test_a_role_that_may_not_create_tables_uses_existing_ones(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    table, role = unique(), unique("role")
+    owner = PostgreSQLDatabase(postgresql_dsn, table=table)
+    await owner.setup()
+    await owner.close()
+    admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    tables = [sql.Identifier(name) for name in (table, f"{table}_users", f"{table}_version")]
+    admin.execute(
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+            sql.SQL(", ").join(tables), sql.Identifier(role)
+        )
+    )
+    admin.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+    dsn = postgresql_dsn.replace("postgres@", f"{role}@")
+    db = PostgreSQLDatabase(dsn, table=table)
+    sid = new_id()
+    assert await db.create(sid, record(a='"b"'))
+    await db.commit(sid, [Op("incr", "n", "1")], 2.0, None, None)
+    loaded = await db.load(sid)
+    assert loaded is not None and loaded.values == {"a": '"b"', "n": "1"}
+    # Missing tables it may not create: a 503, not a crash.
+    elsewhere = PostgreSQLDatabase(dsn, table=unique())
+    with pytest.raises(StoreUnavailable) as info:
+        await elsewhere.load(sid)
+    assert "permission denied" in str(info.value)
+    await db.close()
+    await elsewhere.close()
+
+
 # -- failures -----------------------------------------------------------------------
 
 

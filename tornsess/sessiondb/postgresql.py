@@ -325,6 +325,19 @@ class _Pool:
         if broken:
             self.drop()
 
+    def disown(self) -> None:
+        """In a forked child, let go of the idle connections of the parent
+        without touching the server: each socket is replaced by /dev/null
+        first, so closing the connection (libpq then sends its Terminate
+        message) ends nothing of the parent's session."""
+        idle, self.idle = self.idle, []
+        self.closed = True
+        with open(os.devnull, "wb") as sink:
+            for conn in idle:
+                if not conn.closed:
+                    os.dup2(sink.fileno(), conn.pgconn.socket)
+                    conn.pgconn.finish()
+
     def drop(self) -> None:
         """Close the idle connections (sending PostgreSQL's Terminate)."""
         idle, self.idle = self.idle, []
@@ -444,9 +457,11 @@ class PostgreSQLDatabase:
     store built from a DSN opens a pool for each loop and process it runs
     on, lazily; a loop's pool is closed when the loop shuts down the way
     ``asyncio.run`` does it (``loop.shutdown_asyncgens()``), or by
-    :meth:`close` on that loop. A pool of a closed loop or of the parent
-    process is forgotten, never used again. A pool you pass is yours: use
-    the store on the loop it was opened on.
+    :meth:`close` on that loop, and the pool of a loop closed otherwise on
+    the next call. In a forked child, the parent's idle connections are let
+    go without a word to the server (their sockets are first replaced by
+    /dev/null), so the parent's sessions on them go on. A pool you pass is
+    yours: use the store on the loop it was opened on.
 
     :raises tornsess.ConfigError: neither or both of *dsn* and *pool*, a DSN
         libpq cannot parse, an invalid table name, or a timeout or sweep
@@ -500,9 +515,9 @@ class PostgreSQLDatabase:
 
     def _pool_here(self) -> _Pool:
         """The store's pool for the running loop in this process (made now
-        if needed). Pools of closed loops are closed; those of the parent
-        of a forked process are kept as they are, never used or closed
-        (their sockets are the parent's)."""
+        if needed). Pools of closed loops are closed; the parent's, in a
+        forked child, are let go without a word to the server (their
+        sessions are the parent's)."""
         loop = asyncio.get_running_loop()
         binding = self._bindings.get(loop)
         pid = os.getpid()
@@ -510,6 +525,7 @@ class PostgreSQLDatabase:
             return binding.pool
         for other in list(self._bindings.values()):
             if other.pid != pid:
+                other.pool.disown()
                 self._inherited.append(other)
                 del self._bindings[other.loop]
             elif other.loop.is_closed():
@@ -585,31 +601,40 @@ class PostgreSQLDatabase:
     # -- the schema ---------------------------------------------------------------
 
     async def _prepare(self, conn: Connection) -> None:
-        """Create the tables if they are missing, in one transaction under
-        an advisory lock (another process doing the same waits for it).
+        """Check the tables' version; create them if they are missing, in
+        one transaction under an advisory lock (another process doing the
+        same waits for it, then finds them). Tables that are there need no
+        right to create any.
 
         :raises tornsess.ConfigError: the tables are of a newer version.
         """
         schema = self._schema
         cur = conn.cursor(row_factory=tuple_row)
-        await cur.execute("BEGIN")
-        await cur.execute("SELECT pg_advisory_xact_lock(%s)", (schema.lock_key,))
-        await cur.execute(schema.create_version)
-        await cur.execute(schema.read_version)
-        row = await cur.fetchone()
-        version = row[0] if row is not None else None
+        try:
+            await cur.execute(schema.read_version)
+            row = await cur.fetchone()
+            version = row[0] if row is not None else None
+        except psycopg.errors.UndefinedTable:
+            version = None
         if version is None:
-            for statement in schema.create[:-1]:
-                await cur.execute(statement)
-            await cur.execute(schema.create[-1], (SCHEMA_VERSION,))
-        elif version > SCHEMA_VERSION:
-            await cur.execute("ROLLBACK")
+            await cur.execute("BEGIN")
+            await cur.execute("SELECT pg_advisory_xact_lock(%s)", (schema.lock_key,))
+            await cur.execute(schema.create_version)
+            await cur.execute(schema.read_version)
+            row = await cur.fetchone()
+            version = row[0] if row is not None else None
+            if version is None:
+                for statement in schema.create[:-1]:
+                    await cur.execute(statement)
+                await cur.execute(schema.create[-1], (SCHEMA_VERSION,))
+                version = SCHEMA_VERSION
+            await cur.execute("COMMIT")
+        if version > SCHEMA_VERSION:
             raise ConfigError(
                 "table",
                 f"{self.table!r} has schema version {version}, newer than this "
                 f"release of tornsess knows ({SCHEMA_VERSION}): upgrade tornsess",
             )
-        await cur.execute("COMMIT")
         self._ready = True
 
     async def setup(self) -> None:
