@@ -187,9 +187,11 @@ async def test_rows_are_keyed_by_hash_and_the_binding_has_its_own_column(
     new = (await browser.get("/regenerate")).json()["new"]
     assert rows(admin, table, "key") == [(store_key(new),)]
     assert rows(admin, f"{table}_users", "key") == [(store_key(new),)]
+    assert await db.count() == 1
     # Logging out removes both.
     await browser.get("/destroy")
     assert rows(admin, table) == [] and rows(admin, f"{table}_users") == []
+    assert await db.count() == 0
     await db.close()
 
 

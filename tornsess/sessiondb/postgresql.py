@@ -1,6 +1,6 @@
 """PostgreSQLDatabase: sessions in a PostgreSQL database, shared by every
-process and host that uses it, on psycopg 3 and psycopg-pool (their public
-API only)."""
+process and host that uses it, on psycopg 3 (and psycopg-pool for a pool the
+application passes), through their public API only."""
 
 from __future__ import annotations
 
@@ -163,6 +163,7 @@ class _Schema:
         self.destroy = q(
             "DELETE FROM {sessions} WHERE key = %s RETURNING expires_at IS NULL OR expires_at > %s"
         )
+        self.count = q("SELECT count(*) FROM {sessions} WHERE {live}")
         self.delete_users = q("DELETE FROM {users}")
         self.delete_sessions = q("DELETE FROM {sessions}")
         self.sweep = q(
@@ -407,8 +408,9 @@ class PostgreSQLDatabase:
     (``postgresql://user:password@host:5432/dbname?sslmode=require``, or
     ``"host=... dbname=..."``), or a ready *pool*, a
     :class:`psycopg_pool.AsyncConnectionPool` that you open and close. With a
-    DSN the store builds its own pool per event loop and process (1 to 10
-    connections, ``connect_timeout`` from *timeout* unless the DSN sets one).
+    DSN the store keeps its own connections per event loop and process (up
+    to 10, opened as needed, the idle ones reused; ``connect_timeout`` from
+    *timeout* unless the DSN sets one).
     The store writes its own ``BEGIN`` and ``COMMIT``: a connection of a
     pool you pass that is not in autocommit mode is switched to it for the
     call and back.
@@ -445,12 +447,14 @@ class PostgreSQLDatabase:
     keeps no ids.
 
     **Failures.** Every call is bounded by *timeout* seconds, waiting for a
-    pooled connection included; past it the connection is closed (the pool
-    replaces it), and the call, like any driver error, raises
-    :class:`tornsess.StoreUnavailable` (a 503 for the request). The pool
-    reconnects by itself when the server is back. A row the store cannot
-    read (not JSON of its shape, a time that is not a finite number) is a
-    missing session: it is deleted and logged.
+    pooled connection included; past it the connection is closed under the
+    call (not cancelled: psycopg would wait for the server to confirm the
+    cancel, up to 10 s more on a stalled server), and the call, like any
+    driver error, raises :class:`tornsess.StoreUnavailable` (a 503 for the
+    request). A connection found broken closes the idle ones with it, so
+    the first call after a server restart connects afresh. A row the store
+    cannot read (not JSON of its shape, a time that is not a finite number)
+    is a missing session: it is deleted and logged.
 
     **Event loops and processes.** psycopg's connections belong to the
     loop that opened them, and a forked child must not use its parent's. A
@@ -877,6 +881,23 @@ class PostgreSQLDatabase:
 
         await self._call(work)
         return []
+
+    async def count(self) -> int:
+        """How many live sessions the table holds (a count of its rows: it
+        reads the whole table's index or rows, for operations, not requests).
+
+        :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
+        """
+        schema = self._schema
+        now = time.time()
+
+        async def work(conn: Connection) -> int:
+            cur = conn.cursor(row_factory=tuple_row)
+            await cur.execute(schema.count, (now,))
+            row = await cur.fetchone()
+            return int(row[0]) if row is not None else 0
+
+        return await self._call(work)
 
     async def sweep(self) -> int:
         """Delete the expired rows now (in batches, skipping rows another
