@@ -290,15 +290,16 @@ class _Pool:
         self.slots = asyncio.Semaphore(size)
         self.closed = False
 
-    async def acquire(self, seconds: float) -> Connection:
+    async def acquire(self, deadline: float) -> Connection:
         """A connection: an idle one at once, else a new one; waiting for a
-        free slot and connecting are bounded by *seconds* together.
+        free slot and connecting end at *deadline* (the loop's time).
 
-        :raises TimeoutError: no connection within *seconds*.
+        :raises TimeoutError: no connection by then.
         :raises psycopg.Error: the connection failed.
         """
+        loop = asyncio.get_running_loop()
         if self.slots.locked():
-            await _bounded(self.slots.acquire(), seconds)
+            await _bounded(self.slots.acquire(), deadline - loop.time())
         else:
             await self.slots.acquire()  # free: returns at once
         try:
@@ -307,7 +308,8 @@ class _Pool:
                 if not conn.closed:
                     return conn
             return await _bounded(
-                psycopg.AsyncConnection.connect(self.conninfo, autocommit=True), seconds
+                psycopg.AsyncConnection.connect(self.conninfo, autocommit=True),
+                deadline - loop.time(),
             )
         except BaseException:
             self.slots.release()
@@ -558,7 +560,7 @@ class PostgreSQLDatabase:
                     return await self._run(conn, work, loop, deadline)
             pool = self._pool_here()
             try:
-                conn = await pool.acquire(self.timeout)
+                conn = await pool.acquire(deadline)
             except (TimeoutError, asyncio.TimeoutError):
                 raise StoreUnavailable(
                     f"postgresql: no connection within {self.timeout:g} s"
