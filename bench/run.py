@@ -1,9 +1,10 @@
 """``make bench``: what a session costs a request, against bare Tornado.
 
 For each app (the memory store with the signed and the SecretBox encoder,
-SQLite and Redis with the signed encoder, and Tornado's own signed cookie as
-the peer a Tornado user already has), a server process serves a bare handler
-beside the session handlers, and this process sends keep-alive requests.
+SQLite, Redis and PostgreSQL with the signed encoder, and Tornado's own
+signed cookie as the peer a Tornado user already has), a server process
+serves a bare handler beside the session handlers, and this process sends
+keep-alive requests.
 Every figure is a ratio to bare Tornado receiving a Cookie header of the same
 size (no Cookie header for the anonymous request), measured in the same run:
 
@@ -14,8 +15,10 @@ size (no Cookie header for the anonymous request), measured in the same run:
   interleaved rounds (noisy on a shared machine).
 
 It starts its own ``redis-server`` (on a free loopback port, nothing kept on
-disk), reports the bytes one in-memory session takes among 100,000, and how
-the cost of the expiry sweep grows with the number of live sessions.
+disk) and its own PostgreSQL server (``initdb`` in a temporary folder, as the
+``postgres`` user when run as root, ``fsync`` off), reports the bytes one
+in-memory session takes among 100,000, and how the cost of the expiry sweep
+grows with the number of live sessions.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import asyncio
 import glob
 import http.client
 import os
+import pwd
 import shutil
 import socket
 import statistics
@@ -127,6 +131,10 @@ def serve(port: int, store: str, encoding: str) -> None:
             from tornsess.sessiondb import RedisDatabase
 
             sessions.use_database(RedisDatabase(store))
+        elif store.startswith("postgresql://"):
+            from tornsess.sessiondb import PostgreSQLDatabase
+
+            sessions.use_database(PostgreSQLDatabase(store))
         app = tornado.web.Application(
             cookie_secret=SECRET,
             sessions=sessions if encoding == "plain" else {"encoding": encoding},
@@ -379,7 +387,48 @@ def redis_server() -> Iterator[str | None]:
             proc.wait()
 
 
-def apps(redis_url: str | None, sqlite_path: str) -> list[App]:
+def postgresql_bin() -> str | None:
+    """The folder of initdb and pg_ctl: the PATH's, else Debian's newest."""
+    found = shutil.which("initdb")
+    if found is not None and shutil.which("pg_ctl") is not None:
+        return os.path.dirname(found)
+    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    return next((f for f in folders if os.path.exists(os.path.join(f, "initdb"))), None)
+
+
+@contextmanager
+def postgresql_server() -> Iterator[str | None]:
+    folder = postgresql_bin()
+    if folder is None:
+        print("initdb not found: no PostgreSQL figures (apt-get install postgresql)")
+        yield None
+        return
+    run_as: list[str] = []
+    tmp = tempfile.mkdtemp(prefix="tornsess-bench-pg-")
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        owner = pwd.getpwnam("postgres")
+        os.chown(tmp, owner.pw_uid, owner.pw_gid)
+        run_as = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
+    data, port = os.path.join(tmp, "data"), free_port()
+
+    def run(program: str, *args: str) -> None:
+        subprocess.run(  # noqa: S603 - the machine's PostgreSQL
+            [*run_as, os.path.join(folder, program), *args], check=True, capture_output=True
+        )
+
+    try:
+        run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {tmp} -c fsync=off"
+        run("pg_ctl", "-D", data, "-o", options, "-l", os.path.join(tmp, "log"), "-w", "start")
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            run("pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def apps(redis_url: str | None, postgresql_dsn: str | None, sqlite_path: str) -> list[App]:
     out = [
         App("tornsess memory + signed", "memory", "signed"),
         App("tornsess memory + SecretBox", "memory", "secretbox"),
@@ -387,6 +436,8 @@ def apps(redis_url: str | None, sqlite_path: str) -> list[App]:
     ]
     if redis_url is not None:
         out.append(App("tornsess Redis + signed", redis_url, "signed"))
+    if postgresql_dsn is not None:
+        out.append(App("tornsess PostgreSQL + signed", postgresql_dsn, "signed"))
     out.append(
         App(
             "Tornado's own signed cookie",
@@ -442,11 +493,15 @@ def main() -> None:
     )
     if not callgrind and not args.no_instructions:
         print("valgrind not found: no instruction counts (apt-get install valgrind)")
-    with tempfile.TemporaryDirectory() as tmp, redis_server() as redis_url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        redis_server() as redis_url,
+        postgresql_server() as postgresql_dsn,
+    ):
         instructions: list[tuple[str, dict[str, float]]] = []
         walls: list[tuple[str, dict[str, float]]] = []
         raw: list[tuple[str, dict[str, float]]] = []
-        for app in apps(redis_url, os.path.join(tmp, "bench.db")):
+        for app in apps(redis_url, postgresql_dsn, os.path.join(tmp, "bench.db")):
             if args.only not in app.name:
                 continue
             if callgrind:

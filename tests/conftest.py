@@ -14,12 +14,12 @@ from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
-from tests.helpers import Browser, OwnCluster, OwnRedis, require_redis_server
+from tests.helpers import Browser, OwnCluster, OwnPostgres, OwnRedis, require_redis_server
 from tornsess import MemoryDatabase, Sessions
 from tornsess.database import Database
-from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
+from tornsess.sessiondb import PostgreSQLDatabase, RedisDatabase, SQLiteDatabase
 
-STORES = ["memory", "sqlite", "redis", "cluster"]
+STORES = ["memory", "sqlite", "redis", "cluster", "postgresql"]
 
 ServeFn = Callable[..., Browser]
 
@@ -85,6 +85,31 @@ def cluster_url(request: pytest.FixtureRequest) -> str:
     return cluster.url
 
 
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[OwnPostgres]:
+    """A real PostgreSQL server on a free loopback port, for the whole test
+    session (its own initdb in a temporary folder, removed afterwards).
+    Without PostgreSQL's binaries the tests that need it are skipped with
+    how to install them (failed under CI)."""
+    server = OwnPostgres()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgresql_dsn(postgresql_server: OwnPostgres) -> str:
+    """The DSN of the test session's PostgreSQL server."""
+    return postgresql_server.dsn
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    """A PostgreSQL server of this test alone, which it may pause, stop and restart."""
+    server = OwnPostgres()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
 def own_redis(tmp_path: Any) -> Iterator[OwnRedis]:
     """A redis-server of this test alone, which it may pause, kill and restart."""
@@ -98,7 +123,8 @@ def make_db(
     store_kind: str, io_loop: IOLoop, tmp_path: Any, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Database]]:
     """``make_db(**options)``: a fresh store of the parametrized kind (a real
-    SQLite file, a real Redis with its own key prefix), closed afterwards."""
+    SQLite file, a real Redis with its own key prefix, a real PostgreSQL
+    with its own tables), closed afterwards."""
     created: list[Database] = []
 
     def make(sweep_interval: float = 60.0) -> Database:
@@ -114,6 +140,11 @@ def make_db(
         elif store_kind == "redis":
             url = request.getfixturevalue("redis_url")
             db = RedisDatabase(url, prefix=f"test{uuid.uuid4().hex[:12]}:")
+        elif store_kind == "postgresql":
+            dsn = request.getfixturevalue("postgresql_dsn")
+            db = PostgreSQLDatabase(
+                dsn, table=f"test{uuid.uuid4().hex[:12]}", sweep_interval=sweep_interval
+            )
         else:
             url = request.getfixturevalue("cluster_url")
             db = RedisDatabase(url, prefix=f"test{uuid.uuid4().hex[:12]}:")

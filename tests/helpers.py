@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
+import pwd
 import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
@@ -94,6 +98,133 @@ class OwnRedis:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.kill()
             self.proc.wait()
+
+
+POSTGRESQL_HINT = (
+    "install PostgreSQL's server (Debian/Ubuntu: apt-get install postgresql; macOS: "
+    "brew install postgresql) to run the PostgreSQL tests"
+)
+
+
+def require_postgresql() -> str:
+    """The folder of PostgreSQL's ``initdb`` and ``pg_ctl`` (the PATH, then
+    Debian's /usr/lib/postgresql/*/bin), or skip (fail under CI) with how to
+    install them."""
+    found = shutil.which("initdb")
+    if found is not None and shutil.which("pg_ctl") is not None:
+        return os.path.dirname(found)
+    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.path.exists(os.path.join(folder, "initdb")):
+            return folder
+    return os.path.dirname(require_binary("initdb", POSTGRESQL_HINT))
+
+
+class OwnPostgres:
+    """A PostgreSQL server of its own (``initdb`` in a temporary folder,
+    ``pg_ctl`` on a free loopback port, nothing fsynced), that a test may
+    pause, stop and restart. initdb refuses to run as root: as root, the
+    server's files and processes belong to the ``postgres`` user."""
+
+    def __init__(self) -> None:
+        self.bin = require_postgresql()
+        self.port = free_port()
+        self.run_as: list[str] = []
+        owner: pwd.struct_passwd | None = None
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                message = "running as root needs a 'postgres' user to run PostgreSQL as"
+                if os.environ.get("CI") == "true":
+                    pytest.fail(f"CI=true: {message}", pytrace=False)
+                pytest.skip(message)
+            self.run_as = [shutil.which("runuser") or "runuser", "-u", "postgres", "--"]
+        # Not under pytest's tmp_path, which only root may enter.
+        self.workdir = Path(tempfile.mkdtemp(prefix="tornsess-pg-"))
+        if owner is not None:
+            os.chown(self.workdir, owner.pw_uid, owner.pw_gid)
+        self.data = self.workdir / "data"
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        self.start()
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self.run_as, os.path.join(self.bin, program), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.workdir} "
+            "-c fsync=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.workdir / "log"),
+            "-w",
+            "start",
+        )
+        _wait_for_port(self.port)
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started."""
+        try:
+            first = (self.data / "postmaster.pid").read_text().split("\n", 1)[0]
+        except OSError:
+            return []
+        postmaster = int(first)
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(entry))
+        return [postmaster, *children]
+
+    def signal(self, sig: int) -> None:
+        """Send *sig* to every process of the server (SIGSTOP pauses it whole)."""
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``immediate``: as if it crashed)."""
+        self.signal(signal.SIGCONT)
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        """Stop the server and delete its files."""
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class OwnCluster:

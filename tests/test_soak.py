@@ -20,7 +20,7 @@ from tests.apps import make_app
 from tests.helpers import Browser
 from tornsess import MemoryDatabase, Sessions
 from tornsess.database import Database
-from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
+from tornsess.sessiondb import PostgreSQLDatabase, RedisDatabase, SQLiteDatabase
 
 REQUESTS = int(os.environ.get("SOAK_REQUESTS", "2000"))
 CLIENTS = int(os.environ.get("SOAK_CLIENTS", "32"))
@@ -89,12 +89,15 @@ def make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Dat
         return MemoryDatabase()
     if kind == "sqlite":
         return SQLiteDatabase(str(tmp_path / "soak.db"))
+    if kind == "postgresql":
+        dsn = request.getfixturevalue("postgresql_dsn")
+        return PostgreSQLDatabase(dsn, table=f"soak{uuid.uuid4().hex[:8]}")
     url = request.getfixturevalue("redis_url" if kind == "redis" else "cluster_url")
     return RedisDatabase(url, prefix=f"soak{uuid.uuid4().hex[:8]}:")
 
 
 @pytest.mark.gen_test(timeout=3600)
-@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis", "cluster"])
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis", "cluster", "postgresql"])
 async def test_soak(
     kind: str,
     serve: Callable[..., Browser],

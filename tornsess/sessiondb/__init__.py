@@ -1,7 +1,9 @@
 """Server-side stores beyond the embedded memory store.
 
 ``RedisDatabase`` needs the ``redis`` extra (in a clone: ``pip install -e '.[redis]'``);
-``SQLiteDatabase`` needs nothing beyond the standard library.
+``PostgreSQLDatabase`` needs the ``postgresql`` extra (psycopg 3 and psycopg-pool:
+``pip install -e '.[postgresql]'``); ``SQLiteDatabase`` needs nothing beyond the
+standard library.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from .sqlite import SQLiteDatabase
 
 if TYPE_CHECKING:
+    from .postgresql import PostgreSQLDatabase
     from .redis import RedisDatabase
 
-__all__ = ["RedisDatabase", "SQLiteDatabase"]
+__all__ = ["PostgreSQLDatabase", "RedisDatabase", "SQLiteDatabase"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from .redis import RedisDatabase
 
         return RedisDatabase
+    if name == "PostgreSQLDatabase":
+        from .postgresql import PostgreSQLDatabase
+
+        return PostgreSQLDatabase
     raise AttributeError(name)
