@@ -798,12 +798,17 @@ def make_database(store: str) -> tornsess.database.Database | None:
         from tornsess.sessiondb import SQLiteDatabase
 
         return SQLiteDatabase(store[len("sqlite:") :])
+    if store.startswith(("postgresql://", "postgres://")):
+        from tornsess.sessiondb import PostgreSQLDatabase
+
+        return PostgreSQLDatabase(store)
     if store.startswith(("redis://", "rediss://", "unix://")):
         from tornsess.sessiondb import RedisDatabase
 
         return RedisDatabase(store)
     raise tornsess.ConfigError(
-        "store", f"unknown store {store!r} (memory, sqlite:PATH, redis://HOST:PORT/DB)"
+        "store",
+        f"unknown store {store!r} (memory, sqlite:PATH, redis://HOST:PORT/DB, postgresql://...)",
     )
 
 

@@ -26,7 +26,7 @@ from tornsess.encoders import SecretBoxEncoder
 from tornsess.ids import new_id
 from tornsess.keys import decode_key, generate_key
 from tornsess.request import FailureLog
-from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
+from tornsess.sessiondb import PostgreSQLDatabase, RedisDatabase, SQLiteDatabase
 
 COOKIE = "tornsessid"
 
@@ -38,6 +38,8 @@ async def stored_sessions(db: Database) -> int:
     if isinstance(db, SQLiteDatabase):
         with closing(sqlite3.connect(db.path)) as conn, conn:
             return int(conn.execute("SELECT COUNT(*) FROM tornsess_sessions").fetchone()[0])
+    if isinstance(db, PostgreSQLDatabase):
+        return await db.count()
     assert isinstance(db, RedisDatabase)
     return len(await db.client.keys(db.prefix + "*"))
 

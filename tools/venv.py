@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INPUTS = (ROOT / "pyproject.toml", ROOT / "setup.py", Path(__file__).resolve())
 # What each purpose installs, and which stamps already cover it.
 PURPOSES = {
-    "demo": (".[redis]", ("demo", "test")),
+    "demo": (".[redis,postgresql]", ("demo", "test")),
     "test": (".[test]", ("test",)),
 }
 
