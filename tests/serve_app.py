@@ -2,7 +2,8 @@
 fault and soak tests: ``python -m tests.serve_app --port P --store URL``.
 
 ``--store`` is ``memory``, ``sqlite:PATH``, a ``redis://`` or a
-``redis+cluster://`` URL. It prints ``ready`` once it listens.
+``redis+cluster://`` URL, or a ``postgresql://`` DSN (its table named by
+``--table``). It prints ``ready`` once it listens.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 
 from tests.apps import make_app
 from tornsess import Sessions
-from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
+from tornsess.sessiondb import PostgreSQLDatabase, RedisDatabase, SQLiteDatabase
 
 
 def main() -> None:
@@ -20,12 +21,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", default="memory")
     parser.add_argument("--prefix", default="tornsess:")
+    parser.add_argument("--table", default="tornsess_sessions")
     parser.add_argument("--timeout", type=float, default=1.0)
     parser.add_argument("--idle-timeout", type=float, default=None)
     args = parser.parse_args()
     manager = Sessions(idle_timeout=args.idle_timeout)
     if args.store.startswith("sqlite:"):
         manager.use_database(SQLiteDatabase(args.store[len("sqlite:") :]))
+    elif args.store.startswith("postgresql://"):
+        manager.use_database(PostgreSQLDatabase(args.store, table=args.table, timeout=args.timeout))
     elif args.store != "memory":
         manager.use_database(RedisDatabase(args.store, prefix=args.prefix, timeout=args.timeout))
 

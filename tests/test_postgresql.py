@@ -9,10 +9,8 @@ test application on a PostgreSQL store (the two-process tests run it)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import select
 import signal
 import subprocess
 import sys
@@ -34,7 +32,7 @@ from psycopg_pool import AsyncConnectionPool
 
 import tornsess
 from tests.apps import make_app
-from tests.helpers import Browser, OwnPostgres, free_port
+from tests.helpers import AppProcess, Browser, OwnPostgres, free_port
 from tornsess import ConfigError, SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.database import Op, Record
 from tornsess.ids import new_id, store_key
@@ -812,48 +810,13 @@ async def test_a_server_that_is_not_there_at_start(serve: Callable[..., Browser]
 # -- two processes on one database ---------------------------------------------------
 
 
-class AppOnPostgres:
-    """The test application as a process of its own, on a PostgreSQL store."""
-
-    def __init__(self, dsn: str, table: str) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.test_postgresql",
-                f"--port={self.port}",
-                f"--dsn={dsn}",
-                f"--table={table}",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        line = self.proc.stdout.readline() if ready else b"(no output within 30 s)"
-        if line.strip() != b"ready":
-            self.stop()
-            raise RuntimeError(f"the app process did not start: {line!r}")
-
-    def browser(self) -> Browser:
-        return Browser(f"http://127.0.0.1:{self.port}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
 @pytest.fixture
-def two_processes(postgresql_dsn: str) -> Iterator[tuple[AppOnPostgres, AppOnPostgres]]:
-    table = unique("mp")
-    a = AppOnPostgres(postgresql_dsn, table)
+def two_processes(postgresql_dsn: str) -> Iterator[tuple[AppProcess, AppProcess]]:
+    """Two processes of the test app (tests.serve_app) on one table."""
+    options = (f"--table={unique('mp')}", "--timeout=5")
+    a = AppProcess(postgresql_dsn, *options)
     try:
-        b = AppOnPostgres(postgresql_dsn, table)
+        b = AppProcess(postgresql_dsn, *options)
     except BaseException:
         a.stop()
         raise
@@ -866,7 +829,7 @@ def two_processes(postgresql_dsn: str) -> Iterator[tuple[AppOnPostgres, AppOnPos
 
 @pytest.mark.gen_test(timeout=120)
 async def test_increments_spread_over_two_processes_add_up(
-    two_processes: tuple[AppOnPostgres, AppOnPostgres],
+    two_processes: tuple[AppProcess, AppProcess],
 ) -> None:
     a, b = two_processes
     on_a = a.browser()
@@ -886,7 +849,7 @@ async def test_increments_spread_over_two_processes_add_up(
 
 @pytest.mark.gen_test(timeout=120)
 async def test_two_processes_share_logins_writes_and_destroys(
-    two_processes: tuple[AppOnPostgres, AppOnPostgres],
+    two_processes: tuple[AppProcess, AppProcess],
 ) -> None:
     a, b = two_processes
     on_a, on_b = a.browser(), b.browser()
@@ -911,24 +874,3 @@ async def test_two_processes_share_logins_writes_and_destroys(
     after = (await stale.get("/set?key=late&value=1")).json()
     assert after["is_new"] is True and after["id"] != login["id"]
     assert (await b.browser().get("/devices?user=olga")).json() == []
-
-
-def serve_main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--dsn", required=True)
-    parser.add_argument("--table", required=True)
-    args = parser.parse_args()
-    manager = Sessions()
-    manager.use_database(PostgreSQLDatabase(args.dsn, table=args.table, timeout=5))
-
-    async def serve() -> None:
-        make_app(manager).listen(args.port, "127.0.0.1")
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
-
-
-if __name__ == "__main__":
-    serve_main()
