@@ -62,6 +62,7 @@ class SessionState:
         "read_flashes",
         "ops",
         "created",
+        "issued",
         "accessed",
         "deadline",
         "lifetime",
@@ -116,6 +117,8 @@ class SessionState:
         self.flashes: Mapping[str, str]
         self.immutable: frozenset[str]
         self.created: float
+        self.issued: float
+        """When the current id was issued (``Config.renew_after`` counts from it)."""
         self.accessed: float
         self.deadline: float | None
         self.status: Status = Status.NEW
@@ -128,6 +131,7 @@ class SessionState:
             self.flashes = _EMPTY
             self.immutable = _NO_KEYS
             self.created = now
+            self.issued = now
             self.accessed = now
             self.deadline = now + lifetime if lifetime > 0 else None
 
@@ -150,6 +154,7 @@ class SessionState:
         self.read_flashes = None
         self.immutable = record.immutable
         self.created = record.created
+        self.issued = record.issued
         self.accessed = record.accessed
         self.deadline = record.deadline
 
@@ -266,6 +271,7 @@ class SessionState:
             self.deadline,
             expires_at,
             None if self.binding is None else self.binding.dumps(),
+            self.issued,
         )
 
     def take_changes(self) -> tuple[list[Op], bool]:
@@ -296,10 +302,22 @@ class SessionState:
         self.cookie_dirty = False
         return send
 
-    def renamed(self, session_id: str) -> None:
-        """The session has a new id (stored under it, if it was stored)."""
+    def renamed(self, session_id: str, issued: float) -> None:
+        """The session has a new id issued at *issued* (stored under it, if
+        it was stored): the response sends it."""
         self.id = session_id
+        self.issued = issued
         self.cookie_dirty = True
+
+    def moved(self, session_id: str, issued: float) -> None:
+        """The id this request holds was renewed by a concurrent request, to
+        *session_id*, issued at *issued* (or about then): the request goes
+        on under it, and the response sends it (not on a WebSocket, where
+        none can follow)."""
+        self.id = session_id
+        self.issued = max(self.issued, issued)
+        if not self.socket:
+            self.cookie_dirty = True
 
     def mark_destroyed(self) -> None:
         """Destroyed: nothing more is stored or sent for it."""

@@ -135,6 +135,20 @@ class Config:
     sends the header empty, and ``Vary`` names the header. The cookie name
     (``cookie``) still binds the keyed encoders' tokens."""
 
+    renew_after: Duration | None = None
+    """Give a session a new id once its id is this old (counted from when
+    the id was issued: the session's creation, a login, a regenerate or the
+    last renewal), so that an id that leaked stops working; ``None``: never.
+    The renewing response sends the new id; values, the login and the
+    handle carry over. Needs a store that renews (every bundled one)."""
+
+    renew_grace: Duration = 30
+    """For this long after a renewal, the old id still names the renewed
+    session: requests sent in parallel with the renewing one read and write
+    it, and their responses send the new id, so that nobody is logged out by
+    a renewal. After it, the old id is unknown. 0: no window. At most
+    ``renew_after``. A login or a regenerate never leaves a window."""
+
     def __new__(cls, *args: Any, **fields: Any) -> Config:
         # Check the names before the dataclass's __init__ sees them: a typo
         # is a ConfigError with a suggestion, not a bare TypeError.
@@ -184,6 +198,21 @@ class Config:
             raise ConfigError("idle_timeout", f"must not be negative, got {idle}")
         set_(self, "_expires", expires)
         set_(self, "_idle", idle or None)
+        renew = _seconds("renew_after", self.renew_after, allow_none=True)
+        grace = _seconds("renew_grace", self.renew_grace)
+        assert grace is not None
+        if renew is not None and renew <= 0:
+            raise ConfigError("renew_after", f"must be positive (or None), got {renew}")
+        if grace < 0:
+            raise ConfigError("renew_grace", f"must not be negative, got {grace}")
+        if renew is not None and grace > renew:
+            raise ConfigError(
+                "renew_grace",
+                f"must not be longer than renew_after ({renew:g} s), got {grace:g} s: "
+                "an id would be renewed again while its predecessor still answers",
+            )
+        set_(self, "_renew", renew)
+        set_(self, "_grace", grace)
         for flag in (
             "cookie_secure_tls",
             "allow_reclaim",
@@ -243,6 +272,16 @@ class Config:
     def idle_timeout_seconds(self) -> float | None:
         """``idle_timeout`` in seconds, or ``None`` when there is none."""
         return self._idle  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def renew_after_seconds(self) -> float | None:
+        """``renew_after`` in seconds, or ``None`` when ids are not renewed."""
+        return self._renew  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def renew_grace_seconds(self) -> float:
+        """``renew_grace`` in seconds."""
+        return self._grace  # type: ignore[attr-defined,no-any-return]
 
     @property
     def effective_encoding(self) -> Encoding:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from . import codec
-from .errors import ImmutableEntry, SessionInterrupted
+from .errors import ImmutableEntry, SessionInterrupted, SessionMoved
 from .ids import is_valid_id
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Op",
     "OpKind",
     "Record",
+    "Renewable",
     "apply_ops",
 ]
 
@@ -77,7 +78,13 @@ class Record:
     UNIX timestamps: ``deadline`` is the absolute end of life (``None``: no
     absolute limit) and ``expires_at`` the instant the store may forget the
     session (the earlier of ``deadline`` and last access plus the idle
-    timeout; ``None``: never). Callers must not mutate the mappings.
+    timeout; ``None``: never); ``issued`` is when the session's current
+    id was issued (its creation, a regenerate, a login or a renewal), which
+    ``Config.renew_after`` counts from. ``successor`` is set only when the
+    id asked for is a renewed session's old id in its grace window: the
+    record is then the renewed session's, and ``successor`` the sealed text
+    of its id (:func:`tornsess.ids.seal_successor`). Callers must not mutate
+    the mappings.
     """
 
     __slots__ = (
@@ -89,6 +96,8 @@ class Record:
         "deadline",
         "expires_at",
         "binding",
+        "issued",
+        "successor",
     )
 
     def __init__(
@@ -101,6 +110,8 @@ class Record:
         deadline: float | None,
         expires_at: float | None,
         binding: str | None = None,
+        issued: float | None = None,
+        successor: str | None = None,
     ) -> None:
         self.values: Mapping[str, str] = values
         """Key -> :mod:`tornsess.codec` text of the value."""
@@ -118,13 +129,19 @@ class Record:
         """When the store may forget the session (UNIX time), or ``None``."""
         self.binding: str | None = binding
         """The login binding's text (:meth:`Binding.loads`), or ``None``."""
+        self.issued: float = created if issued is None else issued
+        """When the current id was issued (UNIX time; the creation by default)."""
+        self.successor: str | None = successor
+        """The sealed text of the id that replaced the one asked for, while
+        that old id is in its grace window; ``None`` otherwise."""
 
     def __repr__(self) -> str:
         return (
             f"Record(values={dict(self.values)!r}, immutable={set(self.immutable)!r}, "
             f"flashes={dict(self.flashes)!r}, created={self.created!r}, "
             f"accessed={self.accessed!r}, deadline={self.deadline!r}, "
-            f"expires_at={self.expires_at!r}, binding={self.binding!r})"
+            f"expires_at={self.expires_at!r}, binding={self.binding!r}, "
+            f"issued={self.issued!r}, successor={self.successor!r})"
         )
 
 
@@ -249,6 +266,15 @@ class Database(Protocol):
     :func:`tornsess.ids.store_key`). Errors reaching the store should be
     raised as :class:`tornsess.StoreUnavailable`, which the request path turns
     into a 503.
+
+    A store that implements :class:`Renewable` keeps renewed sessions' old
+    ids as aliases for a grace window. :meth:`load` of such an id returns
+    the renewed session with :attr:`Record.successor` set; :meth:`commit`,
+    :meth:`touch`, :meth:`rename` and :meth:`destroy` write nothing under it
+    and raise :class:`tornsess.errors.SessionMoved` with the alias's sealed
+    text, and the request path repeats the call under the new id;
+    :meth:`exists` counts it as taken. A store without renewal never meets
+    an alias.
     """
 
     async def load(self, session_id: str) -> Record | None:
@@ -282,7 +308,10 @@ class Database(Protocol):
         ...
 
     async def rename(self, old_id: str, new_id: str) -> bool:
-        """Move a session to a new id; the old id is dead at once.
+        """Move a session to a new id; the old id is dead at once, with no
+        grace window (a regenerate or a login: they defend against
+        fixation). A :class:`Renewable` store's ``rename`` also takes when
+        the new id was issued.
 
         ``False`` if *new_id* is taken. :raises tornsess.SessionInterrupted:
         the session under *old_id* no longer exists.
@@ -310,6 +339,36 @@ class Database(Protocol):
 
     async def close(self) -> None:
         """Release connections and background work."""
+        ...
+
+
+@runtime_checkable
+class Renewable(Protocol):
+    """The optional part of a store that renews ids with a grace window
+    (``Config.renew_after``). Every bundled store implements it."""
+
+    async def rename(self, old_id: str, new_id: str, issued: float | None = None) -> bool:
+        """:meth:`Database.rename`, which also sets :attr:`Record.issued` to
+        *issued* (``None``: now)."""
+        ...
+
+    async def renew(
+        self, old_id: str, new_id: str, sealed: str, issued: float, grace_until: float
+    ) -> bool | str:
+        """Renew a session's id, atomically: move the session under *old_id*
+        to *new_id* (values, flashes, binding and times as they are, the
+        user index entry re-pointed, :attr:`Record.issued` set to *issued*),
+        and keep *old_id* until *grace_until* (UNIX time) as an alias that
+        holds *sealed* (:func:`tornsess.ids.seal_successor`, opaque to the
+        store) and names the renewed session.
+
+        Returns ``True`` when renewed; ``False`` (nothing written) when
+        *new_id* is taken; the alias's sealed text (nothing written) when
+        *old_id* is already an alias, renewed by a concurrent request, so
+        that both requests end on one new id.
+
+        :raises tornsess.SessionInterrupted: no session under *old_id*.
+        """
         ...
 
 
@@ -425,6 +484,7 @@ class _Entry(Record):
             record.deadline,
             record.expires_at,
             record.binding,
+            record.issued,
         )
         self.scheduled: float | None = None
 
@@ -476,6 +536,9 @@ class MemoryDatabase:
         self._max = max_sessions
         self._data: dict[str, _Entry] = {}
         self._users: dict[str, dict[str, str]] = {}  # tag -> {handle: id}
+        # Renewed sessions' old ids in their grace window:
+        # old id -> (new id, sealed text, end of the window).
+        self._aliases: dict[str, tuple[str, str, float]] = {}
         self._heap: list[tuple[float, str]] = []
         self._clock = clock
         self._sweep_interval = sweep_interval
@@ -522,6 +585,10 @@ class MemoryDatabase:
     def sweep(self) -> int:
         """Remove every expired session now; return how many were removed."""
         now = self._clock()
+        if self._aliases:
+            for old, (_, _, until) in list(self._aliases.items()):
+                if until <= now:
+                    del self._aliases[old]
         heap = self._heap
         removed = 0
         while heap and heap[0][0] <= now:
@@ -558,6 +625,21 @@ class MemoryDatabase:
             if not entries:
                 del self._users[tag]
 
+    def _alias(self, key: str) -> tuple[str, str, float] | None:
+        """The alias *key* is in its grace window, or ``None``."""
+        alias = self._aliases.get(key)
+        if alias is not None and alias[2] <= self._clock():
+            del self._aliases[key]
+            return None
+        return alias
+
+    def _moved(self, key: str) -> None:
+        """Raise :class:`SessionMoved` if *key* is a renewed session's old id."""
+        if self._aliases:
+            alias = self._alias(key)
+            if alias is not None:
+                raise SessionMoved(alias[1])
+
     def _live(self, key: str) -> _Entry | None:
         entry = self._data.get(key)
         if entry is None:
@@ -568,13 +650,33 @@ class MemoryDatabase:
         return entry
 
     async def load(self, session_id: str) -> Record | None:
-        return self._live(session_id)
+        entry = self._live(session_id)
+        if entry is not None or not self._aliases:
+            return entry
+        alias = self._alias(session_id)
+        if alias is None:
+            return None
+        target = self._live(alias[0])
+        if target is None:
+            return None
+        return Record(
+            target.values,
+            target.immutable,
+            target.flashes,
+            target.created,
+            target.accessed,
+            target.deadline,
+            target.expires_at,
+            target.binding,
+            target.issued,
+            alias[1],
+        )
 
     async def create(self, session_id: str, record: Record) -> bool:
         if not is_valid_id(session_id):
             return False
         key = session_id
-        if self._live(key) is not None:
+        if self._live(key) is not None or (self._aliases and self._alias(key) is not None):
             return False
         stored = Record(
             dict(record.values) or _EMPTY,
@@ -585,6 +687,7 @@ class MemoryDatabase:
             record.deadline,
             record.expires_at,
             record.binding,
+            record.issued,
         )
         if self._max is not None and len(self._data) >= self._max:
             self._make_room()
@@ -610,6 +713,7 @@ class MemoryDatabase:
         key = session_id
         entry = self._live(key)
         if entry is None:
+            self._moved(key)
             raise SessionInterrupted("the session was destroyed or expired")
         if ops:
             # The stored mappings are replaced, never changed in place: a
@@ -632,6 +736,7 @@ class MemoryDatabase:
         key = session_id
         entry = self._live(key)
         if entry is None:
+            self._moved(key)
             return False
         entry.accessed = accessed
         if expires_at != entry.expires_at:
@@ -639,28 +744,56 @@ class MemoryDatabase:
             self._schedule(key, entry)
         return True
 
-    async def rename(self, old_id: str, new_id: str) -> bool:
+    async def rename(self, old_id: str, new_id: str, issued: float | None = None) -> bool:
         if not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
         old_key, new_key = old_id, new_id
         entry = self._live(old_key)
         if entry is None:
+            self._moved(old_key)
             raise SessionInterrupted("the session was destroyed or expired")
-        if self._live(new_key) is not None:
+        if await self.exists(new_key):
             return False
+        self._move(old_key, new_key, entry, self._clock() if issued is None else issued)
+        return True
+
+    def _move(self, old_key: str, new_key: str, entry: _Entry, issued: float) -> None:
         del self._data[old_key]
         entry.scheduled = None  # the old key's heap entry is dropped when due
+        entry.issued = issued
         self._data[new_key] = entry
         self._schedule(new_key, entry)
+
+    async def renew(
+        self, old_id: str, new_id: str, sealed: str, issued: float, grace_until: float
+    ) -> bool | str:
+        if not is_valid_id(new_id):
+            raise SessionInterrupted("not a session id")
+        entry = self._live(old_id)
+        if entry is None:
+            alias = self._alias(old_id)
+            if alias is not None:
+                return alias[1]
+            raise SessionInterrupted("the session was destroyed or expired")
+        if await self.exists(new_id):
+            return False
+        self._move(old_id, new_id, entry, issued)
+        bound = Binding.loads(entry.binding) if self._users else None
+        if bound is not None and self._users.get(bound.tag, {}).get(bound.handle) == old_id:
+            self._users[bound.tag][bound.handle] = new_id
+        self._aliases[old_id] = (new_id, sealed, grace_until)
         return True
 
     async def exists(self, session_id: str) -> bool:
-        return self._live(session_id) is not None
+        if self._live(session_id) is not None:
+            return True
+        return bool(self._aliases) and self._alias(session_id) is not None
 
     async def destroy(self, session_id: str) -> bool:
         key = session_id
         entry = self._live(key)
         if entry is None:
+            self._moved(key)
             return False
         del self._data[key]
         self._unindex(entry)
@@ -671,6 +804,7 @@ class MemoryDatabase:
         self._data.clear()
         self._heap.clear()
         self._users.clear()
+        self._aliases.clear()
         return ids
 
     # -- the user index ---------------------------------------------------------

@@ -17,6 +17,7 @@ __all__ = [
     "ImmutableEntry",
     "NotSupported",
     "SessionInterrupted",
+    "SessionMoved",
     "SessionNotFound",
     "SessionSealed",
     "SessionTooLarge",
@@ -108,6 +109,24 @@ class SessionInterrupted(_HTTPStatusError):
     status = 409
     reason = "Conflict"
     default_message = "the session was destroyed or expired"
+
+
+class SessionMoved(SessionInterrupted):
+    """Raised by a store (not by tornsess to applications): the id named a
+    session that was renewed (``Config.renew_after``) and is in its grace
+    window, so nothing was written under it. :attr:`successor` is the sealed
+    text the store keeps for the renewed id (:func:`tornsess.ids.seal_successor`);
+    the request path opens it with the old id, moves the request to the
+    renewed id, and repeats the call there.
+
+    A subclass of :class:`SessionInterrupted`, so that code which does not
+    know of renewal treats the old id as gone (a 409), never as writable.
+    """
+
+    def __init__(self, successor: str) -> None:
+        super().__init__("the session was renewed under a new id")
+        self.successor: str = successor
+        """The sealed text of the id that replaced this one."""
 
 
 class SessionSealed(TornsessError, RuntimeError):

@@ -8,7 +8,20 @@ import hmac
 import re
 import secrets
 
-__all__ = ["MAX_ID_LENGTH", "is_valid_id", "new_handle", "new_id", "store_key", "user_tag"]
+import nacl.encoding
+import nacl.exceptions
+import nacl.secret
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "is_valid_id",
+    "new_handle",
+    "new_id",
+    "open_successor",
+    "seal_successor",
+    "store_key",
+    "user_tag",
+]
 
 MAX_ID_LENGTH = 128
 _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -60,3 +73,36 @@ def handle_tag(handle: str) -> str | None:
     if not sep or len(tag) != 16 or not rest or len(handle) > 64:
         return None
     return tag
+
+
+def _successor_box(old_id: str) -> nacl.secret.SecretBox:
+    key = hashlib.blake2b(
+        old_id.encode("ascii"), digest_size=nacl.secret.SecretBox.KEY_SIZE, person=b"tornsess-renew"
+    ).digest()
+    return nacl.secret.SecretBox(key)
+
+
+def seal_successor(old_id: str, new_id: str) -> str:
+    """The text a store keeps under a renewed session's old id for its grace
+    window (``Config.renew_after``): the new id, encrypted and authenticated
+    (PyNaCl's SecretBox) under a key derived from the old id with BLAKE2b.
+
+    A store files sessions under hashes of their ids and never holds an id
+    itself; the grace window keeps that: only a client that holds the old
+    id can learn the new one, and a leaked store gives out neither."""
+    box = _successor_box(old_id)
+    sealed: bytes = box.encrypt(new_id.encode("ascii"), encoder=nacl.encoding.URLSafeBase64Encoder)
+    return sealed.decode("ascii")
+
+
+def open_successor(old_id: str, sealed: str) -> str | None:
+    """The new id :func:`seal_successor` sealed under *old_id*, or ``None``
+    if *sealed* was not sealed under it (or is no session id)."""
+    try:
+        plain = _successor_box(old_id).decrypt(
+            sealed.encode("ascii"), encoder=nacl.encoding.URLSafeBase64Encoder
+        )
+        new_id = plain.decode("ascii")
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        return None
+    return new_id if is_valid_id(new_id) else None

@@ -233,7 +233,7 @@ class Sessions:
         """
         if not is_valid_id(session_id):
             return False
-        existed = await self._path.store_call(self._path.db.destroy(session_id))
+        existed, session_id = await self._path.destroy_id(session_id)
         if existed:
             self._path.fire_destroy(session_id)
         self._path.close_sockets(session_id, None)

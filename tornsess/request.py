@@ -45,18 +45,19 @@ from .cookie import (
     registrable_domain,
     request_cookie_values,
 )
-from .database import Binding, Database, MemoryDatabase, Record, UserIndex
+from .database import Binding, Database, MemoryDatabase, Record, Renewable, UserIndex
 from .encoding import Encoding, KeyedEncoding, RotatingEncoding
 from .errors import (
     ConfigError,
     DecodeError,
     SessionInterrupted,
+    SessionMoved,
     SessionNotFound,
     SessionSealed,
     SessionTooLarge,
     StoreUnavailable,
 )
-from .ids import is_valid_id, new_handle, new_id, user_tag
+from .ids import is_valid_id, new_handle, new_id, open_successor, seal_successor, user_tag
 from .session import Session
 
 __all__ = ["FailureLog", "RequestPath", "RequestState"]
@@ -123,6 +124,7 @@ class RequestPath:
         )
         self.idle: float | None = config.idle_timeout_seconds
         self.lifetime: float = config.expires_seconds
+        self.renew_after: float | None = config.renew_after_seconds
         self.tag_keys: list[bytes] = (
             self.encoding.derive_keys("user tags")
             if isinstance(self.encoding, KeyedEncoding)
@@ -143,7 +145,14 @@ class RequestPath:
         return list(dict.fromkeys(user_tag(user_id, key) for key in self.tag_keys))
 
     def attach(self, db: Database) -> None:
-        """Use *db* from now on."""
+        """Use *db* from now on.
+
+        :raises tornsess.ConfigError: ``renew_after`` is set and *db* does not
+            renew ids (:class:`~tornsess.database.Renewable`).
+        """
+        if self.renew_after is not None and not isinstance(db, Renewable):
+            raise ConfigError("renew_after", f"{db!r} cannot renew ids (it has no renew() method)")
+        self.renewer: Renewable | None = db if isinstance(db, Renewable) else None
         self.db: Database = db
         db.set_expire_listener(self.fire_destroy)
         self.failures: FailureLog = FailureLog(db)
@@ -215,6 +224,13 @@ class RequestPath:
             self.answered()
             if record is None:
                 continue
+            if record.successor is not None:
+                # A renewed session's old id, in its grace window: the
+                # request goes on under the new id, and the response sends it.
+                renewed = open_successor(sid, record.successor)
+                if renewed is None or any(renewed == other[0] for other in found):
+                    continue
+                sid, stale = renewed, True
             if expired(record, now, self.idle):
                 if await self.db.destroy(sid):
                     self.fire_destroy(sid)
@@ -292,9 +308,23 @@ class RequestPath:
         passed since the store last recorded activity."""
         return self.idle is not None and now - state.accessed >= self.idle / 10
 
+    def renew_due(self, state: SessionState, now: float) -> bool:
+        """Whether the session's id is older than ``renew_after``: this
+        request renews it (never on a WebSocket, where no new id can reach
+        the client)."""
+        return (
+            self.renew_after is not None
+            and now - state.issued >= self.renew_after
+            and state.stored
+            and not state.socket
+        )
+
     def pending(self, state: SessionState) -> bool:
         """Whether committing *state* would do anything."""
-        return state.pending(self.config.save_uninitialized, self.touch_due(state, time.time()))
+        now = time.time()
+        return state.pending(
+            self.config.save_uninitialized, self.touch_due(state, now) or self.renew_due(state, now)
+        )
 
     def expires_at(self, deadline: float | None, accessed: float) -> float | None:
         """When the store may forget a session: the earlier of its deadline
@@ -328,13 +358,23 @@ class RequestPath:
             assert state.id is not None
             ops, times = state.take_changes()
             try:
+                if self.renew_due(state, now):
+                    await self._renew(state, now)
                 if ops or times:
                     expires_at = self.expires_at(state.deadline, now)
-                    await db.commit(state.id, ops, now, state.deadline, expires_at)
+                    try:
+                        await db.commit(state.id, ops, now, state.deadline, expires_at)
+                    except SessionMoved as moved:
+                        self.follow(state, moved, now)
+                        await db.commit(state.id, ops, now, state.deadline, expires_at)
                     self.answered()
                 elif self.touch_due(state, now):
                     expires_at = self.expires_at(state.deadline, now)
-                    touched = await db.touch(state.id, now, expires_at)
+                    try:
+                        touched = await db.touch(state.id, now, expires_at)
+                    except SessionMoved as moved:
+                        self.follow(state, moved, now)
+                        touched = await db.touch(state.id, now, expires_at)
                     self.answered()
                     if not touched:
                         raise SessionInterrupted("the session was destroyed or expired")
@@ -346,6 +386,43 @@ class RequestPath:
                 raise
         if state.committed(now) and not state.socket:
             self.write_cookie(self._handler(state), state, now)
+
+    def follow(self, state: SessionState, moved: SessionMoved, now: float) -> None:
+        """The store says the session's id was renewed (by a concurrent
+        request): move the request to the new id.
+
+        :raises tornsess.SessionInterrupted: the store's successor was not
+            sealed under this id (a store holds what it did not write).
+        """
+        assert state.id is not None
+        renewed = open_successor(state.id, moved.successor)
+        if renewed is None:
+            log.warning("tornsess: ignoring a renewed session's successor that cannot be opened")
+            raise SessionInterrupted("the session was destroyed or expired")
+        self.move_sockets(state.id, renewed)
+        state.moved(renewed, now)
+
+    async def _renew(self, state: SessionState, now: float) -> None:
+        """Give the session a new id and keep the old one as an alias for
+        ``renew_grace`` seconds (:meth:`~tornsess.database.Renewable.renew`);
+        if a concurrent request renewed it first, take the id it chose."""
+        assert state.id is not None and self.renewer is not None
+        old = state.id
+        until = now + self.config.renew_grace_seconds
+        for _ in range(_ID_ATTEMPTS):
+            new = await self.new_id(self._handler(state))
+            result = await self.renewer.renew(old, new, seal_successor(old, new), now, until)
+            self.answered()
+            if result is True:
+                self.move_sockets(old, new)
+                state.renamed(new, now)
+                return
+            if result is not False:
+                self.follow(state, SessionMoved(result), now)
+                return
+        raise ConfigError(
+            "session_id_generator", f"returned ids already in use {_ID_ATTEMPTS} times in a row"
+        )
 
     @staticmethod
     def _handler(state: SessionState) -> RequestHandler:
@@ -471,7 +548,13 @@ class RequestPath:
             self.note_failure(None, exc)
             raise
         self.answered()
-        if record is None or expired(record, time.time(), self.idle):
+        now = time.time()
+        if record is not None and record.successor is not None:
+            try:
+                self.follow(state, SessionMoved(record.successor), now)
+            except SessionInterrupted:
+                record = None
+        if record is None or expired(record, now, self.idle):
             state.mark_destroyed()
             raise SessionNotFound("the session was destroyed or expired")
         state.load(record)
@@ -496,10 +579,11 @@ class RequestPath:
     async def _regenerate(self, state: SessionState, *, reindex: bool = True) -> None:
         handler = self._handler(state)
         new = await self.new_id(handler)
+        now = time.time()
         if state.stored:
             assert state.id is not None
             try:
-                while not await self.db.rename(state.id, new):
+                while not await self._rename(state, new, now):
                     new = await self.new_id(handler)
                 self.answered()
             except SessionInterrupted:
@@ -510,10 +594,20 @@ class RequestPath:
                 # The user's index entry follows the new id (a separate
                 # step, safe to repeat: a login writes it again).
                 index, tag, handle = entry
-                await index.index_add(
-                    tag, handle, new, self.expires_at(state.deadline, time.time())
-                )
-        state.renamed(new)
+                await index.index_add(tag, handle, new, self.expires_at(state.deadline, now))
+        state.renamed(new, now)
+
+    async def _rename(self, state: SessionState, new: str, now: float) -> bool:
+        """Rename the stored session to *new*, following a concurrent renewal
+        of its id; ``False`` if *new* is taken."""
+        assert state.id is not None
+        if self.renewer is None:  # a store of its own, which knows no renewal
+            return await self.db.rename(state.id, new)
+        try:
+            return await self.renewer.rename(state.id, new, now)
+        except SessionMoved as moved:
+            self.follow(state, moved, now)
+            return await self.renewer.rename(state.id, new, now)
 
     async def _login(
         self, state: SessionState, user_id: str, remember: Any, keep_values: bool
@@ -549,7 +643,11 @@ class RequestPath:
             return
         if state.stored:
             assert state.id is not None
-            existed = await self.db.destroy(state.id)
+            try:
+                existed = await self.db.destroy(state.id)
+            except SessionMoved as moved:
+                self.follow(state, moved, time.time())
+                existed = await self.db.destroy(state.id)
             self.answered()
             entry = self._index_entry(state)
             if entry is not None:
@@ -630,6 +728,29 @@ class RequestPath:
                 len(state.ops),
             )
         state.release()
+
+    async def destroy_id(self, session_id: str) -> tuple[bool, str]:
+        """Destroy the session *session_id* names (the renewed one, for an
+        old id in its grace window); return whether it existed, and its id.
+
+        :raises tornsess.StoreUnavailable: the store failed (logged).
+        """
+        try:
+            existed = await self.store_call(self.db.destroy(session_id))
+        except SessionMoved as moved:
+            renewed = open_successor(session_id, moved.successor)
+            if renewed is None:
+                return False, session_id
+            session_id = renewed
+            existed = await self.store_call(self.db.destroy(session_id))
+        return existed, session_id
+
+    def move_sockets(self, old_id: str, new_id: str) -> None:
+        """This process's WebSockets of a session whose id was renewed go on
+        under the new id (so that destroying it closes them)."""
+        for state in self.sockets.values():
+            if state.id == old_id:
+                state.id = new_id
 
     def close_sockets(
         self, session_id: str | None, handles: Collection[str] | None, *, every: bool = False
