@@ -430,3 +430,34 @@ def test_a_successor_opens_only_with_its_old_id() -> None:
     assert open_successor(old, "not sealed at all") is None
     assert open_successor(old, "") is None
     assert seal_successor(old, new) != sealed  # a fresh nonce each time
+
+
+@pytest.mark.gen_test
+async def test_websockets_across_a_renewal(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    from tests.test_websockets import Socket, ask, connect, opened, shut
+
+    manager = renewing(sessions_factory)
+    application = app(manager)
+    application.add_handlers(r".*", [(r"/ws", Socket)])
+    browser = serve(application)
+    old, token = await old_session(manager, {"n": 1})
+    straggler = cookie_of(manager, token)
+    # A handshake never renews: no cookie can follow a WebSocket.
+    early = await connect(browser, straggler)
+    assert await opened(early) == {"n": 1}
+    # A page request renews; the socket opened before goes on under the new id.
+    new = sent_id(manager, await browser.get("/get", cookie=straggler))
+    assert new is not None and new != old
+    assert (await ask(early, do="incr"))["values"] == {"n": 2}
+    assert (await ask(early, do="save"))["values"] == {"n": 2}
+    # A socket opened with the old id in its window runs on the renewed session.
+    late = await connect(browser, straggler)
+    assert await opened(late) == {"n": 2}
+    # Destroying the renewed session closes both (1008).
+    assert await manager.destroy_by_id(new) is True
+    for conn in (early, late):
+        assert await conn.read_message() is None
+        assert conn.close_code == 1008
+        await shut(conn)
