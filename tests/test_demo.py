@@ -296,6 +296,61 @@ async def test_walkthrough_against_the_demo_process(encoder: str, how: str) -> N
             await proc.wait()
 
 
+async def start_demo(*args: str) -> tuple[asyncio.subprocess.Process, Browser]:
+    """``python demo.py ARGS`` on a free port, once it serves."""
+    sock, port = bind_unused_port()
+    sock.close()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "demo.py",
+        f"--port={port}",
+        *args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    lines: list[bytes] = []
+    while not lines or b"secret cake" not in lines[-1]:
+        lines.append(await asyncio.wait_for(proc.stdout.readline(), 30))
+        assert lines[-1], b"".join(lines)
+    return proc, Browser(f"http://127.0.0.1:{port}")
+
+
+async def stop_demo(proc: asyncio.subprocess.Process) -> bytes:
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout is not None
+    rest = await asyncio.wait_for(proc.stdout.read(), 30)
+    assert await proc.wait() == 0
+    return rest
+
+
+@pytest.mark.gen_test(timeout=90)
+@pytest.mark.parametrize("store", ["redis", "postgresql"])
+async def test_the_demo_on_a_shared_store_keeps_a_login_across_a_restart(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("redis_url" if store == "redis" else "postgresql_dsn")
+    args = ("--encoder=signed", "--secret=a demo secret given as a flag, long enough")
+    proc, browser = await start_demo(f"--store={url}", *args)
+    try:
+        await walk(browser)  # the whole walkthrough on this store
+        assert (await browser.get("/login")).code == 200
+    finally:
+        rest = await stop_demo(proc)
+    assert b"Traceback" not in rest
+    # A new process on the same store and secret knows the login.
+    again, second = await start_demo(f"--store={url}", *args)
+    try:
+        second.jar = dict(browser.jar)
+        cake = await second.get("/secret")
+        assert (cake.code, cake.text) == (200, "The cake is a lie!\n")
+        assert (await second.get("/logout")).code == 200
+        assert (await second.get("/secret")).code == 403
+    finally:
+        rest = await stop_demo(again)
+    assert b"Traceback" not in rest
+
+
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
     """``python demo.py ARGS`` for options it refuses (it exits at once)."""
     return subprocess.run(
