@@ -1106,3 +1106,26 @@ async def test_destroy_user_after_a_renewal_revokes_the_renewed_session(
     assert (await straggler.get("/get")).json()["is_new"] is True
     assert not await db.exists(renewed_id)
     assert await db.load(first) is None  # the alias names nothing any more
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_a_key_of_another_type_that_is_no_alias_is_still_no_session(
+    make_db: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    db: RedisDatabase = make_db()
+    text, listed = new_id(), new_id()
+    await db.client.set(db.key(text), b"tornsess-alias:not-a-store-key:x")
+    await db.client.rpush(db.key(listed), b"x")
+    for sid in (text, listed):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tornsess"):
+            assert await db.load(sid) is None
+        assert len(store_records(caplog, logging.WARNING)) == 1
+        with pytest.raises(SessionInterrupted) as info:
+            await db.commit(sid, [], 2.0, None, None)
+        assert not isinstance(info.value, SessionMoved)
+        with pytest.raises(SessionInterrupted) as info:
+            await db.renew(sid, new_id(), "x", time.time(), time.time() + 30)
+        assert not isinstance(info.value, SessionMoved)
+    assert await db.client.get(db.key(text)) == b"tornsess-alias:not-a-store-key:x"

@@ -1032,12 +1032,16 @@ class RedisDatabase:
             if kind == "none":
                 return None
         else:
-            value = await self._tolerant(
-                lambda client: client.execute_command("GET", key, **_RAW), key, b""
-            )
-            if value is None:
-                return None
-            if value == b"":  # another type than a string: logged already
+            try:
+                value = await self._call(
+                    lambda client: client.execute_command("GET", key, **_RAW),
+                    keep=ResponseError,
+                )
+            except ResponseError as exc:
+                if not _wrong_type(exc):
+                    raise self._unavailable(exc) from None
+                value = False  # neither a hash nor a string
+            if value is None:  # gone since
                 return None
             alias = _parse_alias(value)
             if alias is not None:
