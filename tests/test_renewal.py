@@ -71,7 +71,15 @@ async def old_session(
 class Handle(Base):
     def get(self) -> None:
         s = self.session
-        self.reply({"id": s.id, "handle": s.handle, "user": s.user_id, "values": s.get_all()})
+        self.reply(
+            {
+                "id": s.id,
+                "handle": s.handle,
+                "user": s.user_id,
+                "values": s.get_all(),
+                "token": s.token,
+            }
+        )
 
 
 def app(manager: Sessions) -> Application:
@@ -461,3 +469,43 @@ async def test_websockets_across_a_renewal(
         assert await conn.read_message() is None
         assert conn.close_code == 1008
         await shut(conn)
+
+
+@pytest.mark.gen_test
+async def test_the_handler_gets_the_token_the_response_sends(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    header = "X-Session-Token"
+    manager = renewing(sessions_factory, header=header)
+    browser = serve(app(manager))
+    _, token = await old_session(manager, {"n": 1})
+    renewed = await browser.get("/handle", headers={header: token})
+    assert renewed.json()["token"] == renewed.headers[header] != token
+    # A straggler's handler, too, gets the token its response sends.
+    straggler = await browser.get("/handle", headers={header: token})
+    assert straggler.json()["token"] == straggler.headers[header]
+    new = manager.config.effective_encoding.decode(manager.config.cookie, straggler.headers[header])
+    assert new == renewed.json()["id"] == straggler.json()["id"]
+
+
+@pytest.mark.gen_test
+async def test_a_generator_that_gives_taken_ids_leaves_the_id_as_it_is(
+    sessions_factory: Callable[..., Sessions], serve: Callable[..., Browser]
+) -> None:
+    taken: list[str] = []
+
+    def generator(handler: Any) -> str:
+        return taken[0] if taken else new_id()
+
+    manager = renewing(sessions_factory, session_id_generator=generator)
+    browser = serve(app(manager))
+    old, token = await old_session(manager, {"n": 1})
+    taken.append(old)  # every id it gives is in use
+    for _ in range(2):  # not a 500, now or on the next request
+        response = await browser.get("/get", cookie=cookie_of(manager, token), keep=False)
+        assert response.code == 200
+        assert response.json() == {"id": old, "is_new": False, "values": {"n": 1}, "len": 1}
+        assert not response.set_cookies
+    taken.clear()  # a generator that works again renews it
+    renewed = await browser.get("/get", cookie=cookie_of(manager, token), keep=False)
+    assert sent_id(manager, renewed) not in (None, old)

@@ -73,6 +73,7 @@ class SessionState:
         "read_cookie",
         "socket",
         "token",
+        "minted",
     )
 
     def __init__(
@@ -107,6 +108,9 @@ class SessionState:
         self.token: str | None = None
         """The token (encoded id) the client holds: the one it sent, or the
         one this response sends."""
+        self.minted: bool = False
+        """:attr:`token` was made in this request for the current id (a
+        renewal, a regenerate): the response sends that one."""
         self.socket: bool = False
         """The request became a WebSocket: the session outlives the
         handshake's response, and no cookie can follow it any more."""

@@ -226,9 +226,15 @@ class RequestPath:
                 continue
             if record.successor is not None:
                 # A renewed session's old id, in its grace window: the
-                # request goes on under the new id, and the response sends it.
+                # request goes on under the new id, and the response sends
+                # it. The alias is not trusted to name the right session:
+                # the session is loaded again by the id the client's old id
+                # opens (a store written by someone else gives nothing).
                 renewed = open_successor(sid, record.successor)
                 if renewed is None or any(renewed == other[0] for other in found):
+                    continue
+                record = await self.db.load(renewed)
+                if record is None or record.successor is not None:
                     continue
                 sid, stale = renewed, True
             if expired(record, now, self.idle):
@@ -240,7 +246,9 @@ class RequestPath:
             sid, record, stale, token = found[0]
             state = SessionState(handler, sid, record, options, self.lifetime, now)
             state.token = token
-            state.cookie_dirty = stale  # made with an older key: re-issue it
+            if stale:  # made with an older key, or for a renewed id: re-issue it
+                state.cookie_dirty = True
+                self.mint(state)
             if self.renew_after is None or now - state.issued < self.renew_after:
                 return state
             if await self._renew_at_start(handler, state, now):
@@ -403,6 +411,7 @@ class RequestPath:
             raise SessionInterrupted("the session was destroyed or expired")
         self.move_sockets(state.id, renewed)
         state.moved(renewed, now)
+        self.mint(state)
 
     async def _renew(self, state: SessionState, now: float) -> None:
         """Give the session a new id and keep the old one as an alias for
@@ -412,12 +421,19 @@ class RequestPath:
         old = state.id
         until = now + self.config.renew_grace_seconds
         for _ in range(_ID_ATTEMPTS):
-            new = await self.new_id(self._handler(state))
+            try:
+                new = await self.new_id(self._handler(state))
+            except ConfigError as exc:
+                # The request goes on under the id it has; new sessions
+                # raise the generator's error where they need an id.
+                log.error("tornsess: renewing a session id failed: %s", exc)
+                return
             result = await self.renewer.renew(old, new, seal_successor(old, new), now, until)
             self.answered()
             if result is True:
                 self.move_sockets(old, new)
                 state.renamed(new, now)
+                self.mint(state)
                 return
             if result is not False:
                 self.follow(state, SessionMoved(result), now)
@@ -425,6 +441,13 @@ class RequestPath:
         # The store found every new id taken (or, on a cluster, the session
         # kept changing under the copy): the id is renewed by a later request.
         log.warning("tornsess: renewing a session id failed %d times; left for later", _ID_ATTEMPTS)
+
+    def mint(self, state: SessionState) -> None:
+        """The session's id changed in this request: make its token now, so
+        that ``Session.token`` gives the one the response sends."""
+        if not state.socket:
+            state.token = self.encoding.encode(self.config.cookie, state.ensure_id())
+            state.minted = True
 
     @staticmethod
     def _handler(state: SessionState) -> RequestHandler:
@@ -461,13 +484,16 @@ class RequestPath:
         :raises tornsess.SessionTooLarge: the cookie would pass 4096 bytes.
         """
         name = self.config.cookie
-        value = self.encoding.encode(name, state.ensure_id())
+        if state.minted and state.token is not None:
+            value = state.token  # made when the id changed in this request
+        else:
+            value = self.encoding.encode(name, state.ensure_id())
         if len(name) + len(value) + 1 > MAX_COOKIE_VALUE:
             raise SessionTooLarge(
                 f"cookie {name!r} would be {len(name) + len(value) + 1} bytes; "
                 f"browsers drop cookies over {MAX_COOKIE_VALUE}"
             )
-        state.token = value
+        state.token, state.minted = value, False
         if self.config.header is not None:
             handler.set_header(self.config.header, value)
             handler.set_header("Cache-Control", "no-store")
@@ -604,6 +630,8 @@ class RequestPath:
                 index, tag, handle = entry
                 await index.index_add(tag, handle, new, self.expires_at(state.deadline, now))
         state.renamed(new, now)
+        if state.stored:
+            self.mint(state)
 
     async def _rename(self, state: SessionState, new: str, now: float) -> bool:
         """Rename the stored session to *new*, following a concurrent renewal

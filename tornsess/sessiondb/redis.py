@@ -1047,7 +1047,10 @@ class RedisDatabase:
             if alias is not None:
                 target = f"{self.prefix}{{{alias[0]}}}"
                 raw = await self._fields(target)
-                return None if raw is None else _record(raw, target, alias[1])
+                record = None if raw is None else _record(raw, target, alias[1])
+                if record is not None:
+                    await self._repair_index(record, key, alias[0])
+                return record
         log.warning("tornsess: redis key %s holds another type than a hash; ignored", key)
         return None
 
@@ -1281,6 +1284,17 @@ class RedisDatabase:
             if status == "gone":
                 raise SessionInterrupted("the session was destroyed during its move")
         return False, None
+
+    async def _repair_index(self, record: Record, old_key: str, new_hash: str) -> None:
+        """On a cluster, a request through a renewed session's old id re-points
+        the user index entry that still names the old key (compare-and-set),
+        in case the renewal's own re-point failed (its request got a 503 and
+        its client comes back with the old id): a renewed session that a
+        client can reach is never missing from its user's index."""
+        bound = Binding.loads(record.binding)
+        if bound is not None:
+            old_hash = old_key[len(self.prefix) :].strip("{}")
+            await self._repoint(bound.tag, bound.handle, old_hash, new_hash)
 
     async def _repoint(self, tag: str, handle: str, old_hash: str, new_hash: str) -> None:
         """On a cluster, after a renewal: the user index entry names the
