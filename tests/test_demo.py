@@ -254,46 +254,94 @@ async def test_walkthrough_against_the_demo_app(
     ("encoder", "how"), [("plain", ""), ("signed", "flag"), ("secretbox", "env"), ("signed", "")]
 )
 async def test_walkthrough_against_the_demo_process(encoder: str, how: str) -> None:
-    sock, port = bind_unused_port()
-    sock.close()
-    args = [f"--port={port}", f"--encoder={encoder}"]
+    args = [f"--encoder={encoder}"]
     env = dict(os.environ)
     env.pop("TORNSESS_SECRET", None)
     if how == "flag":
         args.append("--secret=a demo secret given as a flag, long enough")
     elif how == "env":
         env["TORNSESS_SECRET"] = "demo secret given in the environment"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "demo.py",
-        *args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    proc, browser, lines = await start_demo(*args, env=env)
     try:
-        assert proc.stdout is not None
-        lines: list[bytes] = []
-        while not lines or b"secret cake" not in lines[-1]:
-            lines.append(await asyncio.wait_for(proc.stdout.readline(), 30))
-            assert lines[-1], b"".join(lines)
         warned = any(b"will not survive a restart" in line for line in lines)
         assert warned is (encoder != "plain" and how == "")
-        browser = Browser(f"http://127.0.0.1:{port}")
         await walk(browser)
         if encoder != "plain":
             await browser.get("/login")
             assert len(browser.jar[demo.COOKIE]) > 43  # encoded, not the bare id
         # Ctrl-C (or a service manager's SIGTERM) stops it with one line.
-        proc.send_signal(signal.SIGINT if how != "env" else signal.SIGTERM)
-        rest = await asyncio.wait_for(proc.stdout.read(), 30)
-        assert await proc.wait() == 0
+        rest = await stop_demo(proc, signal.SIGINT if how != "env" else signal.SIGTERM)
         assert rest.strip().splitlines()[-1] == b"demo.py: stopped"
         assert b"Traceback" not in rest
     finally:
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
+
+
+async def start_demo(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, Browser, list[bytes]]:
+    """``python demo.py ARGS`` on a free port, once it serves: the process,
+    a browser for it, and what it printed so far."""
+    sock, port = bind_unused_port()
+    sock.close()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "demo.py",
+        f"--port={port}",
+        *args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    assert proc.stdout is not None
+    lines: list[bytes] = []
+    try:
+        while not lines or b"secret cake" not in lines[-1]:
+            lines.append(await asyncio.wait_for(proc.stdout.readline(), 30))
+            assert lines[-1], b"".join(lines)
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+    return proc, Browser(f"http://127.0.0.1:{port}"), lines
+
+
+async def stop_demo(proc: asyncio.subprocess.Process, sig: signal.Signals = signal.SIGINT) -> bytes:
+    """Stop the demo as Ctrl-C (or a service manager) does; what it printed."""
+    proc.send_signal(sig)
+    assert proc.stdout is not None
+    rest = await asyncio.wait_for(proc.stdout.read(), 30)
+    assert await proc.wait() == 0
+    return rest
+
+
+@pytest.mark.gen_test(timeout=90)
+@pytest.mark.parametrize("store", ["redis", "postgresql"])
+async def test_the_demo_on_a_shared_store_keeps_a_login_across_a_restart(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("redis_url" if store == "redis" else "postgresql_dsn")
+    args = ("--encoder=signed", "--secret=a demo secret given as a flag, long enough")
+    proc, browser, _ = await start_demo(f"--store={url}", *args)
+    try:
+        await walk(browser)  # the whole walkthrough on this store
+        assert (await browser.get("/login")).code == 200
+    finally:
+        rest = await stop_demo(proc)
+    assert b"Traceback" not in rest
+    # A new process on the same store and secret knows the login.
+    again, second, _ = await start_demo(f"--store={url}", *args)
+    try:
+        second.jar = dict(browser.jar)
+        cake = await second.get("/secret")
+        assert (cake.code, cake.text) == (200, "The cake is a lie!\n")
+        assert (await second.get("/logout")).code == 200
+        assert (await second.get("/secret")).code == 403
+    finally:
+        rest = await stop_demo(again)
+    assert b"Traceback" not in rest
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:

@@ -271,3 +271,30 @@ async def test_api_tokens(serve: Callable[..., Browser], monkeypatch: pytest.Mon
     logout = await browser.post("/logout", "", headers={**FORM, header: token})
     assert logout.headers[header] == ""
     assert (await browser.get("/me", headers={header: token})).code == 401
+
+
+@pytest.mark.gen_test
+async def test_renewal(serve: Callable[..., Browser], monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from tests.test_renewal import old_session, sent_id
+    from tornsess import MemoryDatabase
+    from tornsess.keys import generate_key
+
+    monkeypatch.setenv("SESSION_KEY", generate_key())
+    from docs.examples import renewal
+
+    renewal = importlib.reload(renewal)  # the key is read at import
+    manager = renewal.sessions
+    manager.use_database(MemoryDatabase())
+    browser = serve(renewal.make_app())
+    assert (await browser.get("/")).json() == {"views": 1}
+    assert not (await browser.get("/")).set_cookies  # a young id is kept
+    old, token = await old_session(manager, {"views": 5})  # issued an hour ago
+    straggler = f"{manager.config.cookie}={token}"
+    renewed = await browser.get("/", cookie=straggler)
+    new = sent_id(manager, renewed)
+    assert new is not None and new != old
+    assert renewed.json() == {"views": 6}
+    late = await browser.get("/", cookie=straggler, keep=False)  # in the window
+    assert late.json() == {"views": 7} and sent_id(manager, late) == new

@@ -1,5 +1,6 @@
 """Two Tornado server processes, real subprocesses on free loopback ports,
-sharing one redis-server (and, for the cluster, one Redis Cluster)."""
+sharing one redis-server (and, for the cluster, one Redis Cluster; and one
+PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,17 @@ from tornsess.ids import store_key
 COOKIE = "tornsessid"
 
 
-@pytest.fixture(params=["redis", "cluster"])
+@pytest.fixture(params=["redis", "cluster", "postgresql"])
 def two_processes(request: pytest.FixtureRequest) -> Iterator[tuple[AppProcess, AppProcess]]:
-    url = request.getfixturevalue("redis_url" if request.param == "redis" else "cluster_url")
-    prefix = f"mp{time.monotonic_ns()}:"
-    a = AppProcess(url, f"--prefix={prefix}")
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgresql_dsn")
+        option = f"--table=mp{time.monotonic_ns()}"
+    else:
+        url = request.getfixturevalue("redis_url" if request.param == "redis" else "cluster_url")
+        option = f"--prefix=mp{time.monotonic_ns()}:"
+    a = AppProcess(url, option)
     try:
-        b = AppProcess(url, f"--prefix={prefix}")
+        b = AppProcess(url, option)
     except BaseException:
         a.stop()
         raise

@@ -241,7 +241,10 @@ class RequestPath:
             state = SessionState(handler, sid, record, options, self.lifetime, now)
             state.token = token
             state.cookie_dirty = stale  # made with an older key: re-issue it
-            return state
+            if self.renew_after is None or now - state.issued < self.renew_after:
+                return state
+            if await self._renew_at_start(handler, state, now):
+                return state
         if found:
             log.info(
                 "tornsess: request carried %d live sessions in cookie %r; starting a fresh one",
@@ -253,6 +256,21 @@ class RequestPath:
         # store now.
         sid_new = None if self.config.session_id_generator is None else await self.new_id(handler)
         return SessionState(handler, sid_new, None, options, self.lifetime, now)
+
+    async def _renew_at_start(
+        self, handler: RequestHandler, state: SessionState, now: float
+    ) -> bool:
+        """Renew the id of a session whose id is older than ``renew_after``,
+        before the handler runs, so that the handler sees the id the
+        response sends. Not on a WebSocket handshake, where no new id could
+        reach the client. ``False``: the session vanished meanwhile."""
+        if handler.request.headers.get("Upgrade", "").lower() == "websocket":
+            return True
+        try:
+            await self._renew(state, now)
+        except SessionInterrupted:
+            return False
+        return True
 
     def sent_tokens(self, handler: RequestHandler) -> list[str]:
         """The tokens the request sent: every value under the session
@@ -308,23 +326,9 @@ class RequestPath:
         passed since the store last recorded activity."""
         return self.idle is not None and now - state.accessed >= self.idle / 10
 
-    def renew_due(self, state: SessionState, now: float) -> bool:
-        """Whether the session's id is older than ``renew_after``: this
-        request renews it (never on a WebSocket, where no new id can reach
-        the client)."""
-        return (
-            self.renew_after is not None
-            and now - state.issued >= self.renew_after
-            and state.stored
-            and not state.socket
-        )
-
     def pending(self, state: SessionState) -> bool:
         """Whether committing *state* would do anything."""
-        now = time.time()
-        return state.pending(
-            self.config.save_uninitialized, self.touch_due(state, now) or self.renew_due(state, now)
-        )
+        return state.pending(self.config.save_uninitialized, self.touch_due(state, time.time()))
 
     def expires_at(self, deadline: float | None, accessed: float) -> float | None:
         """When the store may forget a session: the earlier of its deadline
@@ -358,8 +362,6 @@ class RequestPath:
             assert state.id is not None
             ops, times = state.take_changes()
             try:
-                if self.renew_due(state, now):
-                    await self._renew(state, now)
                 if ops or times:
                     expires_at = self.expires_at(state.deadline, now)
                     try:
