@@ -203,9 +203,9 @@ class _Schema:
             "UPDATE {sessions} SET key = %s, issued = %s WHERE key = %s AND {live}"
             " AND NOT EXISTS (SELECT 1 FROM {aliases} WHERE key = %s AND expires_at > %s)"
         )
+        self.exists = q("SELECT 1 FROM {sessions} WHERE key = %s AND {live}")
         # A renewal: the old row locked, the new key checked, then the move
         # (the user index follows: ON UPDATE CASCADE) and the alias.
-        self.exists = q("SELECT 1 FROM {sessions} WHERE key = %s AND {live}")
         self.lock_old = q("SELECT 1 FROM {sessions} WHERE key = %s AND {live} FOR UPDATE")
         self.renew = q("UPDATE {sessions} SET key = %s, issued = %s WHERE key = %s")
         self.add_alias = q(
