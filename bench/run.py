@@ -473,7 +473,7 @@ def main() -> None:
     parser.add_argument("--no-instructions", action="store_true", help="skip callgrind")
     parser.add_argument("--quick", action="store_true", help="skip the memory and sweep figures")
     parser.add_argument(
-        "--only", default="", help="measure only the apps whose name contains this text"
+        "--only", default="", help="measure only the apps whose name contains this text (any case)"
     )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--store", default="memory", help=argparse.SUPPRESS)
@@ -502,7 +502,7 @@ def main() -> None:
         walls: list[tuple[str, dict[str, float]]] = []
         raw: list[tuple[str, dict[str, float]]] = []
         for app in apps(redis_url, postgresql_dsn, os.path.join(tmp, "bench.db")):
-            if args.only not in app.name:
+            if args.only.lower() not in app.name.lower():
                 continue
             if callgrind:
                 counts = measure_instructions(app, args.instruction_requests)

@@ -22,9 +22,9 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from tests.apps import make_app
 from tests.helpers import Browser, OwnCluster
 from tests.test_redis import every_call
-from tornsess import ConfigError, Sessions
-from tornsess.database import Record
-from tornsess.ids import new_id, store_key
+from tornsess import ConfigError, SessionInterrupted, Sessions
+from tornsess.database import Op, Record
+from tornsess.ids import new_id, seal_successor, store_key
 from tornsess.sessiondb import RedisDatabase
 
 COOKIE = "tornsessid"
@@ -234,3 +234,131 @@ async def test_a_burst_waits_for_the_cluster_nodes_connections(redis_cluster: Ow
     # discovered the topology.
     assert max(cluster_connections(redis_cluster, name)) <= 3
     await db.close()
+
+
+# -- id renewal across slots -----------------------------------------------------------
+# A renewal on a cluster copies the session to its new key, then converts
+# the old key into the alias if the session did not change in between. The
+# test's own client runs something from a second store (another process)
+# right before the store's second script call on the old key: the convert.
+
+
+class Between(RedisCluster):
+    """A cluster client that awaits ``between()`` before every second script
+    call on ``key`` (the convert that follows each copy), ``times`` times."""
+
+    key = ""
+    times = 0
+    between: Callable[[], Any] | None = None
+    script_calls = 0
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if args and args[0] in ("EVALSHA", "EVAL") and len(args) > 3 and args[3] == self.key:
+            self.script_calls += 1
+            if self.script_calls % 2 == 0 and self.times > 0 and self.between is not None:
+                self.times -= 1
+                await self.between()
+        return await super().execute_command(*args, **kwargs)
+
+
+@pytest.fixture
+def between(
+    redis_cluster: OwnCluster, io_loop: Any
+) -> Iterator[tuple[RedisDatabase, Between, RedisDatabase]]:
+    """A store on a :class:`Between` client, and a second store on its keys."""
+    prefix = f"between{uuid.uuid4().hex[:8]}:"
+    client = Between(startup_nodes=[ClusterNode("127.0.0.1", redis_cluster.ports[0])])
+    db = RedisDatabase(client=client, prefix=prefix)
+    other = RedisDatabase(redis_cluster.url, prefix=prefix)
+    yield db, client, other
+    io_loop.run_sync(other.close)
+    io_loop.run_sync(client.aclose)
+
+
+async def hashes(db: RedisDatabase) -> list[bytes]:
+    """The keys under the store's prefix that hold a session."""
+    client: Any = db.client
+    return sorted(
+        [
+            key
+            async for key in client.scan_iter(match=f"{db.prefix}*")
+            if await client.type(key) == b"hash"
+        ]
+    )
+
+
+@pytest.mark.gen_test(timeout=30)
+@pytest.mark.parametrize("move", ["renew", "rename"])
+async def test_a_commit_between_the_copy_and_the_convert_is_not_lost(
+    between: tuple[RedisDatabase, Between, RedisDatabase], move: str
+) -> None:
+    db, client, other = between
+    old, new = new_id(), new_id()
+    assert await db.create(old, Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None))
+
+    async def commit() -> None:
+        await other.commit(old, [Op("set", "late", '"kept"')], 2.0, None, None)
+
+    client.key, client.times, client.between = db.key(old), 1, commit
+    now = time.time()
+    if move == "renew":
+        assert await db.renew(old, new, seal_successor(old, new), now, now + 30) is True
+        assert await db.client.type(db.key(old)) == b"string"
+    else:
+        assert await db.rename(old, new, now) is True
+        assert not await db.exists(old)
+    assert client.times == 0 and client.script_calls == 4  # copied twice
+    moved = await db.load(new)
+    assert moved is not None and moved.values == {"a": '"b"', "late": '"kept"'}
+    assert await hashes(db) == [db.key(new).encode()]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_session_that_keeps_changing_is_not_renewed_now(
+    between: tuple[RedisDatabase, Between, RedisDatabase],
+) -> None:
+    db, client, other = between
+    old, new = new_id(), new_id()
+    assert await db.create(old, Record({}, frozenset(), {}, 1.0, 1.0, None, None))
+
+    async def commit() -> None:
+        await other.commit(old, [Op("incr", "n", "1")], 2.0, None, None)
+
+    client.key, client.times, client.between = db.key(old), 100, commit
+    now = time.time()
+    assert await db.renew(old, new, seal_successor(old, new), now, now + 30) is False
+    kept = await db.load(old)
+    assert kept is not None and kept.successor is None
+    assert kept.values == {"n": str(100 - client.times)}  # every commit kept
+    assert 100 - client.times > 1
+    assert await hashes(db) == [db.key(old).encode()]  # the copies are gone
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_renewal_or_a_destroy_between_the_copy_and_the_convert(
+    between: tuple[RedisDatabase, Between, RedisDatabase],
+) -> None:
+    db, client, other = between
+    # Another process renews the session first: this renewal takes its id.
+    old, mine, theirs = new_id(), new_id(), new_id()
+    assert await db.create(old, Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None))
+    now = time.time()
+    sealed = seal_successor(old, theirs)
+
+    async def renew() -> None:
+        assert await other.renew(old, theirs, sealed, now, now + 30) is True
+
+    client.key, client.times, client.between = db.key(old), 1, renew
+    assert await db.renew(old, mine, seal_successor(old, mine), now, now + 30) == sealed
+    assert await hashes(db) == [db.key(theirs).encode()]  # the copy is gone
+    # Another process destroys the session: the renewal finds it gone.
+    old, mine = new_id(), new_id()
+    assert await db.create(old, Record({"a": '"b"'}, frozenset(), {}, 1.0, 1.0, None, None))
+
+    async def destroy() -> None:
+        assert await other.destroy(old)
+
+    client.key, client.times, client.between, client.script_calls = db.key(old), 1, destroy, 0
+    with pytest.raises(SessionInterrupted):
+        await db.renew(old, mine, seal_successor(old, mine), now, now + 30)
+    assert await hashes(db) == [db.key(theirs).encode()]

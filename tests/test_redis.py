@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -28,9 +29,10 @@ from tornado.testing import bind_unused_port
 
 from tests.apps import make_app
 from tests.helpers import Browser, OwnRedis, free_port, require_binary, require_redis_server
-from tornsess import SessionInterrupted, Sessions, StoreUnavailable
-from tornsess.database import Record
-from tornsess.ids import new_id
+from tornsess import Config, SessionInterrupted, Sessions, StoreUnavailable
+from tornsess.database import Binding, Op, Record
+from tornsess.errors import SessionMoved
+from tornsess.ids import new_handle, new_id, open_successor, seal_successor, store_key, user_tag
 from tornsess.sessiondb import RedisDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -370,8 +372,9 @@ FORKED = """
 import asyncio, os, sys
 import redis.asyncio as aioredis
 import tornado.process
-from tornsess.database import Record
-from tornsess.ids import new_id
+from tornsess.database import Binding, Op, Record
+from tornsess.errors import SessionMoved
+from tornsess.ids import new_handle, new_id, open_successor, seal_successor, store_key, user_tag
 from tornsess.sessiondb import RedisDatabase
 
 url, prefix, kind, children_loop = sys.argv[1:5]
@@ -841,3 +844,288 @@ async def test_no_password_in_the_log_of_an_outage_and_its_recovery(
     assert any("answers again" in m for m in messages)
     assert not [m for m in messages if "hunter2" in m]
     await db.close()
+
+
+# -- id renewal with a grace window (single server and cluster) ----------------------
+# The store-independent behaviour is in tests/test_renewal.py; these look at
+# what Redis holds, and race renewals against each other and against revokes.
+
+BOTH = pytest.mark.parametrize("store_kind", ["redis", "cluster"])
+
+
+def logged_in(user: str = "alice", **values: str) -> tuple[Record, Binding]:
+    """A stored session holding *values*, logged in as *user*."""
+    tag = user_tag(user, b"k")
+    bound = Binding(user, new_handle(tag), tag, 1.0)
+    return Record(values, frozenset(), {}, 1.0, 1.0, None, None, bound.dumps()), bound
+
+
+async def renewed(
+    db: RedisDatabase, values: dict[str, str], grace: float = 30.0
+) -> tuple[str, str, str]:
+    """A session holding *values*, renewed: its old id, new id, sealed text."""
+    old, new = new_id(), new_id()
+    assert await db.create(old, record(**values))
+    sealed = seal_successor(old, new)
+    now = time.time()
+    assert await db.renew(old, new, sealed, now, now + grace) is True
+    return old, new, sealed
+
+
+async def stored(db: RedisDatabase) -> dict[bytes, tuple[str, object]]:
+    """Every key under the store's prefix: its type and what it holds."""
+    client: Any = db.client
+    out: dict[bytes, tuple[str, object]] = {}
+    async for key in client.scan_iter(match=f"{db.prefix}*"):
+        kind = (await client.type(key)).decode()
+        if kind == "hash":
+            out[key] = (kind, await client.hgetall(key))
+        elif kind == "string":
+            out[key] = (kind, await client.get(key))
+        else:
+            out[key] = (kind, None)
+    return out
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_a_renewal_leaves_an_expiring_alias_that_holds_no_id(
+    make_db: Callable[..., Any],
+) -> None:
+    db: RedisDatabase = make_db()
+    old, new, sealed = await renewed(db, {"a": '"b"'}, grace=30.0)
+    keys = await stored(db)
+    assert set(keys) == {db.key(old).encode(), db.key(new).encode()}
+    kind, alias = keys[db.key(old).encode()]
+    assert kind == "string"
+    assert isinstance(alias, bytes) and sealed.encode() in alias
+    assert keys[db.key(new).encode()][0] == "hash"
+    # No raw id anywhere: not in a key, a field or a value.
+    dump = repr(keys).encode()
+    assert old.encode() not in dump and new.encode() not in dump
+    pttl = await db.client.pttl(db.key(old))
+    assert 0 < pttl <= 30_000
+    # The new id's session: its data, the new issue time, no successor.
+    fresh = await db.load(new)
+    assert fresh is not None and fresh.values == {"a": '"b"'} and fresh.successor is None
+    assert fresh.issued > fresh.created == 1.0
+    # The old id: the renewed session, and the sealed new id.
+    through = await db.load(old)
+    assert through is not None and through.values == {"a": '"b"'}
+    assert through.successor == sealed and open_successor(old, sealed) == new
+    assert through.issued == fresh.issued
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_writes_through_an_alias_raise_session_moved_and_write_nothing(
+    make_db: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    db: RedisDatabase = make_db()
+    old, new, sealed = await renewed(db, {"a": '"b"'})
+    before = await stored(db)
+    with pytest.raises(SessionMoved) as moved:
+        await db.commit(old, [Op("set", "a", '"changed"')], 5.0, None, None)
+    assert moved.value.successor == sealed
+    with pytest.raises(SessionMoved) as moved:
+        await db.touch(old, 5.0, time.time() + 3600)
+    assert moved.value.successor == sealed
+    other = new_id()
+    with pytest.raises(SessionMoved) as moved:
+        await db.rename(old, other)
+    assert moved.value.successor == sealed
+    with pytest.raises(SessionMoved) as moved:
+        await db.destroy(old)
+    assert moved.value.successor == sealed
+    assert await db.renew(old, new_id(), "x", time.time(), time.time() + 30) == sealed
+    assert await db.exists(old)
+    assert not await db.create(old, record(n="1"))
+    assert await stored(db) == before  # nothing written, nothing deleted
+    # The renewed session takes writes under its new id.
+    await db.commit(new, [Op("set", "a", '"changed"')], 5.0, None, None)
+    through = await db.load(old)
+    assert through is not None and through.values == {"a": '"changed"'}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_an_alias_is_followed_one_level_and_only_to_a_live_session(
+    make_db: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    db: RedisDatabase = make_db()
+    old, new, _ = await renewed(db, {"a": '"b"'})
+    newer = new_id()
+    now = time.time()
+    assert await db.renew(new, newer, seal_successor(new, newer), now, now + 30) is True
+    assert await db.load(old) is None  # an alias of an alias
+    assert (await db.load(new)) is not None
+    assert await db.destroy(newer)
+    assert await db.load(new) is None  # its session is gone
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_a_renewal_to_a_taken_id_of_a_gone_session_or_without_a_window(
+    make_db: Callable[..., Any],
+) -> None:
+    db: RedisDatabase = make_db()
+    old, taken = new_id(), new_id()
+    assert await db.create(old, record(a='"b"'))
+    assert await db.create(taken, record(c='"d"'))
+    now = time.time()
+    assert await db.renew(old, taken, seal_successor(old, taken), now, now + 30) is False
+    kept = await db.load(old)
+    assert kept is not None and kept.values == {"a": '"b"'} and kept.successor is None
+    with pytest.raises(SessionInterrupted):
+        await db.renew(new_id(), new_id(), "x", now, now + 30)
+    # A window already over leaves no alias.
+    new = new_id()
+    assert await db.renew(old, new, seal_successor(old, new), now, now - 1) is True
+    assert not await db.exists(old)
+    assert set(await stored(db)) == {db.key(taken).encode(), db.key(new).encode()}
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_rename_sets_when_the_id_was_issued(make_db: Callable[..., Any]) -> None:
+    db: RedisDatabase = make_db()
+    old, new = new_id(), new_id()
+    assert await db.create(old, record(a='"b"'))
+    assert await db.rename(old, new, 1234.5)
+    moved = await db.load(new)
+    assert moved is not None and moved.issued == 1234.5 and moved.created == 1.0
+    issued = Record({}, frozenset(), {}, 1.0, 1.0, None, None, issued=99.0)
+    other = new_id()
+    assert await db.create(other, issued)
+    again = await db.load(other)
+    assert again is not None and again.issued == 99.0
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_two_renewals_at_once_converge_on_one_new_id(
+    make_db: Callable[..., Any],
+) -> None:
+    first: RedisDatabase = make_db()
+    second: RedisDatabase = make_db()  # another process, on the same keys
+    second.prefix = first.prefix
+    for _ in range(5):
+        old = new_id()
+        assert await first.create(old, record(a='"b"'))
+        one, two = new_id(), new_id()
+        now = time.time()
+        results = await asyncio.gather(
+            first.renew(old, one, seal_successor(old, one), now, now + 30),
+            second.renew(old, two, seal_successor(old, two), now, now + 30),
+        )
+        assert sorted(type(r).__name__ for r in results) == ["bool", "str"]
+        winner = one if results[0] is True else two
+        sealed = results[1] if results[0] is True else results[0]
+        assert isinstance(sealed, str) and open_successor(old, sealed) == winner
+        sessions = [k for k, (kind, _) in (await stored(first)).items() if kind == "hash"]
+        assert sessions == [first.key(winner).encode()]
+        assert await first.destroy(winner)
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_the_user_index_follows_a_renewal(make_db: Callable[..., Any]) -> None:
+    db: RedisDatabase = make_db()
+    session, bound = logged_in(a='"b"')
+    old, new = new_id(), new_id()
+    assert await db.create(old, session)
+    await db.index_add(bound.tag, bound.handle, old, None)
+    now = time.time()
+    assert await db.renew(old, new, seal_successor(old, new), now, now + 30) is True
+    index = db.index_key(bound.tag)
+    assert await db.client.hget(index, bound.handle) == store_key(new).encode()
+    [(handle, found)] = await db.index_sessions(bound.tag)
+    assert handle == bound.handle and found.values == {"a": '"b"'}
+    assert await db.index_destroy(bound.tag, bound.handle) == (True, None)
+    assert await db.load(new) is None and await db.load(old) is None
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_an_index_entry_left_on_an_alias_is_followed_never_pruned(
+    make_db: Callable[..., Any],
+) -> None:
+    # The entry still names the old key (a cluster renewal interrupted
+    # between converting the old key and re-pointing the entry): a reader
+    # reports the renewed session and re-points the entry; a revoke destroys
+    # the renewed session and the alias.
+    db: RedisDatabase = make_db()
+    session, bound = logged_in(a='"b"')
+    index = db.index_key(bound.tag)
+    for revoke_first in (False, True):
+        old, new = new_id(), new_id()
+        assert await db.create(old, session)
+        await db.index_add(bound.tag, bound.handle, old, None)
+        now = time.time()
+        assert await db.renew(old, new, seal_successor(old, new), now, now + 30) is True
+        await db.client.hset(index, bound.handle, store_key(old))
+        if not revoke_first:
+            [(handle, found)] = await db.index_sessions(bound.tag)
+            assert handle == bound.handle and found.values == {"a": '"b"'}
+            assert await db.client.hget(index, bound.handle) == store_key(new).encode()
+            await db.client.hset(index, bound.handle, store_key(old))
+        assert await db.index_destroy(bound.tag, bound.handle) == (True, None)
+        assert not await db.exists(new) and not await db.exists(old)
+        assert await db.index_sessions(bound.tag) == []
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_destroy_user_after_a_renewal_revokes_the_renewed_session(
+    make_db: Callable[..., Any], serve: Callable[..., Browser]
+) -> None:
+    db: RedisDatabase = make_db()
+    manager = Sessions(Config(renew_after=3600, renew_grace=30))
+    manager.use_database(db)
+    phone = serve(make_app(manager))
+    first = (await phone.get("/login?user=alice")).json()["id"]
+    straggler = phone.fork()  # a request sent with the old cookie, later
+    laptop = Browser(phone.base_url)
+    assert (await laptop.get("/login?user=alice")).code == 200
+    # The phone's id was issued long ago: its next request renews it.
+    await db.client.hset(db.key(first), "_r", repr(time.time() - 7200))
+    assert (await phone.get("/set?key=a&value=b")).code == 200
+    assert (await db.client.type(db.key(first))) == b"string"
+    renewed_id = (await phone.get("/get")).json()["id"]
+    assert renewed_id != first
+    # The old cookie, in the window, reads and writes the renewed session.
+    late = await straggler.get("/set?key=c&value=d")
+    assert late.code == 200 and late.json()["is_new"] is False
+    assert (await straggler.get("/get")).json()["id"] == renewed_id
+    assert (await phone.get("/get")).json()["values"] == {"a": "b", "c": "d"}
+    revoked = await laptop.get("/revoke-others?keep=0")
+    assert revoked.json() == {"destroyed": 2}
+    assert (await phone.get("/get")).json()["is_new"] is True
+    assert (await straggler.get("/get")).json()["is_new"] is True
+    assert not await db.exists(renewed_id)
+    assert await db.load(first) is None  # the alias names nothing any more
+
+
+@BOTH
+@pytest.mark.gen_test(timeout=30)
+async def test_a_key_of_another_type_that_is_no_alias_is_still_no_session(
+    make_db: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    db: RedisDatabase = make_db()
+    text, listed = new_id(), new_id()
+    await db.client.set(db.key(text), b"tornsess-alias:not-a-store-key:x")
+    await db.client.rpush(db.key(listed), b"x")
+    for sid in (text, listed):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tornsess"):
+            assert await db.load(sid) is None
+        assert len(store_records(caplog, logging.WARNING)) == 1
+        with pytest.raises(SessionInterrupted) as info:
+            await db.commit(sid, [], 2.0, None, None)
+        assert not isinstance(info.value, SessionMoved)
+        with pytest.raises(SessionInterrupted) as info:
+            await db.renew(sid, new_id(), "x", time.time(), time.time() + 30)
+        assert not isinstance(info.value, SessionMoved)
+    assert await db.client.get(db.key(text)) == b"tornsess-alias:not-a-store-key:x"

@@ -585,8 +585,14 @@ class RequestPath:
         if state.stored:
             assert state.id is not None
             try:
-                while not await self._rename(state, new, now):
+                for _ in range(_ID_ATTEMPTS):
+                    if await self._rename(state, new, now):
+                        break
                     new = await self.new_id(handler)
+                else:
+                    # Every new id taken, or (Redis Cluster) the session kept
+                    # changing under the copy: give up as on a lost race.
+                    raise SessionInterrupted("the session could not be moved to a new id")
                 self.answered()
             except SessionInterrupted:
                 state.mark_destroyed()

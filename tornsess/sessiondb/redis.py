@@ -33,7 +33,13 @@ except ImportError as _missing:  # pragma: no cover - depends on the install
 
 from ..config import BROWSER_MAX_AGE
 from ..database import Binding, Op, Record
-from ..errors import ConfigError, ImmutableEntry, SessionInterrupted, StoreUnavailable
+from ..errors import (
+    ConfigError,
+    ImmutableEntry,
+    SessionInterrupted,
+    SessionMoved,
+    StoreUnavailable,
+)
 from ..ids import is_valid_id, store_key
 
 __all__ = ["RedisDatabase"]
@@ -78,9 +84,43 @@ class _Script:
 _RAW: dict[str, Any] = {NEVER_DECODE: True}
 
 # Hash fields: "v:<key>" values, "i:<key>" immutable marks, "f:<key>" flashes,
-# "_c" created, "_a" last access, "_d" deadline, "_e" expires_at ("" = none).
+# "_c" created, "_a" last access, "_d" deadline, "_e" expires_at ("" = none),
+# "_r" when the id was issued (absent: "_c").
 # A key that holds another type than a hash is not a session: the scripts
-# treat it as gone (``TYPE`` answers a status reply, a table in Lua).
+# treat it as gone (``TYPE`` answers a status reply, a table in Lua), except
+# an alias: a renewed session's old key, for its grace window, is a string
+# "tornsess-alias:<store key of the new id>:<sealed text>" (PEXPIREAT at
+# the window's end), so the hot scripts, which test for a hash, never take
+# it for a session, and look at it only in their branch for a missing one.
+_ALIAS_PREFIX = "tornsess-alias:"
+
+_ALIAS = """
+local function alias_of(key)
+  if redis.call('TYPE', key)['ok'] ~= 'string' then return nil end
+  local target, sealed = string.match(
+    redis.call('GET', key), '^tornsess%-alias:(%x+):(.+)$')
+  if target == nil or #target ~= 64 then return nil end
+  return target, sealed
+end
+"""
+
+# A session's fields and a fingerprint of them (SHA-1 of the sorted pairs,
+# each part prefixed by its length): on a cluster, a renewal copies a
+# session to its new key and then turns the old key into an alias only if
+# the fingerprint is unchanged, so that no write made between is lost.
+_FINGERPRINT = """
+local function fingerprint(key)
+  local flat = redis.call('HGETALL', key)
+  local pairs_ = {}
+  for i = 1, #flat, 2 do pairs_[#pairs_ + 1] = {flat[i], flat[i + 1]} end
+  table.sort(pairs_, function(a, b) return a[1] < b[1] end)
+  local parts = {}
+  for _, p in ipairs(pairs_) do
+    parts[#parts + 1] = #p[1] .. ':' .. p[1] .. #p[2] .. ':' .. p[2]
+  end
+  return redis.sha1hex(table.concat(parts)), flat
+end
+"""
 
 _CREATE = _Script(
     """
@@ -109,54 +149,207 @@ local function extend_index(key, prefix, expiry)
 end
 """
 
+# {1, tag}; {0, ''}: no session; {2, sealed}: a renewed session's old key.
 _TOUCH = _Script(
     _EXTEND_INDEX
+    + _ALIAS
     + """
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {0, ''} end
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
+  local _, sealed = alias_of(KEYS[1])
+  if sealed then return {2, sealed} end
+  return {0, ''}
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
 return {1, extend_index(KEYS[1], ARGV[4], ARGV[1])}
 """
 )
 
-# -1: the old key holds no session; otherwise RENAMENX's 0 (the new key is
-# taken) or 1.
-_RENAME = _Script(
-    """
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return -1 end
-local moved = redis.call('RENAMENX', KEYS[1], KEYS[2])
--- A logged-in session's index entry follows it in the same step (ARGV: the
--- key prefix, the old and the new store key), so that no reader or revoke
--- ever finds the entry pointing at a key that is gone.
-if moved == 1 and ARGV[1] ~= '' then
-  local tag, text = redis.call('HGET', KEYS[2], '_t'), redis.call('HGET', KEYS[2], '_b')
+# A logged-in session's index entry follows it in the same step as a
+# rename or a renewal (single server; ARGV: the key prefix, the old and the
+# new store key), so that no reader or revoke ever finds the entry pointing
+# at a key that is gone; an entry that names another key is left alone.
+_MOVE_ENTRY = """
+local function move_entry(new_key, prefix, old_hash, new_hash)
+  if prefix == '' then return end
+  local tag, text = redis.call('HGET', new_key, '_t'), redis.call('HGET', new_key, '_b')
   if tag and text then
     local ok, binding = pcall(cjson.decode, text)
     if ok and type(binding) == 'table' and type(binding['handle']) == 'string' then
-      local index = ARGV[1] .. 'u:{' .. tag .. '}'
+      local index = prefix .. 'u:{' .. tag .. '}'
       if redis.call('TYPE', index)['ok'] == 'hash'
-          and redis.call('HGET', index, binding['handle']) == ARGV[2] then
-        redis.call('HSET', index, binding['handle'], ARGV[3])
+          and redis.call('HGET', index, binding['handle']) == old_hash then
+        redis.call('HSET', index, binding['handle'], new_hash)
       end
     end
   end
 end
-return moved
+"""
+
+# {-1, ''}: the old key holds no session; {-2, sealed}: it is an alias;
+# otherwise RENAMENX's 0 (the new key is taken) or 1, with "_r" set to
+# ARGV[4].
+_RENAME = _Script(
+    _ALIAS
+    + _MOVE_ENTRY
+    + """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
+  local _, sealed = alias_of(KEYS[1])
+  if sealed then return {-2, sealed} end
+  return {-1, ''}
+end
+local moved = redis.call('RENAMENX', KEYS[1], KEYS[2])
+if moved == 1 then
+  redis.call('HSET', KEYS[2], '_r', ARGV[4])
+  move_entry(KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+end
+return {moved, ''}
 """
 )
+
+# A renewal on one server, atomic (KEYS: the old and the new key; ARGV: the
+# key prefix, the old and the new store key, when the new id was issued,
+# the alias's text or "" for none, the alias's end in milliseconds): the
+# session moves with its TTL, its index entry follows, and the old key
+# becomes the alias. {'ok'}, {'taken'}, {'gone'} or {'moved', sealed}.
+_RENEW = _Script(
+    _ALIAS
+    + _MOVE_ENTRY
+    + """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
+  local _, sealed = alias_of(KEYS[1])
+  if sealed then return {'moved', sealed} end
+  return {'gone', ''}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken', ''} end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[2], '_r', ARGV[4])
+move_entry(KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[1], ARGV[5], 'PXAT', ARGV[6]) end
+return {'ok', ''}
+"""
+)
+
+# On a cluster, where the old and the new key are in different slots, a
+# renewal (or a rename) copies the session and then converts the old key:
+# _SNAPSHOT reads it ({'hash', fingerprint, fields, PEXPIRETIME},
+# {'moved', sealed} or {'gone'}); _CONVERT (ARGV: the fingerprint, the
+# alias's text or "" to delete the key, the alias's end in milliseconds)
+# turns it into the alias, or deletes it, only if the fingerprint still
+# matches: {'ok'}, {'changed'}, {'moved', sealed} or {'gone'}.
+_SNAPSHOT = _Script(
+    _ALIAS
+    + _FINGERPRINT
+    + """
+if redis.call('TYPE', KEYS[1])['ok'] == 'hash' then
+  local digest, flat = fingerprint(KEYS[1])
+  return {'hash', digest, flat, redis.call('PEXPIRETIME', KEYS[1])}
+end
+local _, sealed = alias_of(KEYS[1])
+if sealed then return {'moved', sealed} end
+return {'gone', ''}
+"""
+)
+
+_CONVERT = _Script(
+    _ALIAS
+    + _FINGERPRINT
+    + """
+if redis.call('TYPE', KEYS[1])['ok'] == 'hash' then
+  if fingerprint(KEYS[1]) ~= ARGV[1] then return {'changed', ''} end
+  redis.call('DEL', KEYS[1])
+  if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3]) end
+  return {'ok', ''}
+end
+local _, sealed = alias_of(KEYS[1])
+if sealed then return {'moved', sealed} end
+return {'gone', ''}
+"""
+)
+
+# A load that met a key of another type than a hash, on one server (ARGV[1]
+# the key prefix): {'alias', the renewed session's fields, sealed}, or
+# {'hash', fields} / {'none'} if the key changed since, or {'other'}: a key
+# this store did not write. One level only: an alias of an alias is none.
+_LOAD_ALIAS = _Script(
+    _ALIAS
+    + """
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'hash' then return {'hash', redis.call('HGETALL', KEYS[1])} end
+if kind == 'none' then return {'none'} end
+local target, sealed = alias_of(KEYS[1])
+if target == nil then return {'other'} end
+local key = ARGV[1] .. '{' .. target .. '}'
+if redis.call('TYPE', key)['ok'] ~= 'hash' then return {'none'} end
+return {'alias', redis.call('HGETALL', key), sealed}
+"""
+)
+
+# Deletes a session's key ({1 or 0, '', ''}), unless it is an alias, which
+# is kept: {2, sealed, the store key it names}.
+_DESTROY = _Script(
+    _ALIAS
+    + """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
+  local target, sealed = alias_of(KEYS[1])
+  if target then return {2, sealed, target} end
+end
+return {redis.call('DEL', KEYS[1]), '', ''}
+"""
+)
+
+# Deletes an alias (and nothing else: the key may be a session again).
+_DESTROY_ALIAS = _Script(
+    _ALIAS
+    + """
+if alias_of(KEYS[1]) then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+# Re-points an index entry (KEYS[1] the index; ARGV: the handle, the store
+# key it must still name, the new one): {1, ''}, or {0, what it names now}
+# ('' for nothing).
+_INDEX_REPOINT = _Script(
+    """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {0, ''} end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return {0, ''} end
+if current ~= ARGV[2] then return {0, current} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return {1, ''}
+"""
+)
+
+# Index readers follow aliases, a few levels deep (renewals within one grace
+# window), so that a renewal is never taken for a dead session: an entry is
+# pruned only when what it names is gone.
+_ALIAS_LEVELS = 8
 
 # A user's index and the sessions it names, read in one step (KEYS[1] the
 # index; ARGV[1] the key prefix): since a rename moves its entry in the same
 # step, a live session is never missed by a list that a rename overtakes.
+# An entry that names a renewed session's alias is re-pointed at the
+# session (ARGV[2]: how many aliases to follow at most).
 _INDEX_READ = _Script(
-    """
+    _ALIAS
+    + """
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return {} end
 local entries = redis.call('HGETALL', KEYS[1])
 local out = {}
 for i = 1, #entries, 2 do
-  local key = ARGV[1] .. '{' .. entries[i + 1] .. '}'
-  local fields = {}
-  if redis.call('TYPE', key)['ok'] == 'hash' then fields = redis.call('HGETALL', key) end
+  local hash, fields, aliased = entries[i + 1], {}, false
+  for _ = 0, tonumber(ARGV[2]) do
+    local key = ARGV[1] .. '{' .. hash .. '}'
+    if redis.call('TYPE', key)['ok'] == 'hash' then
+      fields = redis.call('HGETALL', key)
+      break
+    end
+    local target = alias_of(key)
+    if target == nil then break end
+    hash, aliased = target, true
+  end
+  if aliased and #fields > 0 then redis.call('HSET', KEYS[1], entries[i], hash) end
   out[#out + 1] = {entries[i], entries[i + 1], fields}
 end
 return out
@@ -164,15 +357,28 @@ return out
 )
 
 # Destroys the session an index entry names and drops the entry, in one step
-# (KEYS[1] the index; ARGV: the handle, the key prefix): a concurrent rename
-# moves the entry with the session, so the revoke finds where it is now.
-# -1: no such entry.
+# (KEYS[1] the index; ARGV: the handle, the key prefix, how many aliases to
+# follow at most): a concurrent rename or renewal moves the entry with the
+# session, so the revoke finds where it is now; an entry that names a
+# renewed session's alias destroys the session and the alias. -1: no such
+# entry.
 _INDEX_DESTROY = _Script(
-    """
+    _ALIAS
+    + """
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return -1 end
-local key = redis.call('HGET', KEYS[1], ARGV[1])
-if not key then return -1 end
-local existed = redis.call('DEL', ARGV[2] .. '{' .. key .. '}')
+local hash = redis.call('HGET', KEYS[1], ARGV[1])
+if not hash then return -1 end
+local existed = 0
+for _ = 0, tonumber(ARGV[3]) do
+  local key = ARGV[2] .. '{' .. hash .. '}'
+  local target = alias_of(key)
+  if target == nil then
+    existed = redis.call('DEL', key)
+    break
+  end
+  redis.call('DEL', key)
+  hash = target
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return existed
 """
@@ -180,12 +386,18 @@ return existed
 
 # Applies a request's operations atomically: a first pass checks them all
 # against the stored state (as changed by the earlier operations), so an
-# error writes nothing; the second pass writes. A key of another type is gone.
+# error writes nothing; the second pass writes. A key of another type is gone,
+# or a renewed session's alias ({'moved', sealed}).
 _COMMIT = _Script(
     _EXTEND_INDEX
+    + _ALIAS
     + """
 local key = KEYS[1]
-if redis.call('TYPE', key)['ok'] ~= 'hash' then return {'gone', ''} end
+if redis.call('TYPE', key)['ok'] ~= 'hash' then
+  local _, sealed = alias_of(key)
+  if sealed then return {'moved', sealed} end
+  return {'gone', ''}
+end
 local n = tonumber(ARGV[5])
 local cleared, imm, val, out = false, {}, {}, {}
 local function is_imm(k)
@@ -304,6 +516,9 @@ return dropped
 )
 
 _GLOB = re.compile(r"([*?\[\]\\])")
+_ALIAS_RE = re.compile(re.escape(_ALIAS_PREFIX) + r"([0-9a-fA-F]{64}):(.+)", re.S)
+# How many times a cross-slot move copies a session that keeps changing.
+_COPY_ATTEMPTS = 4
 
 
 def _quiet(cls: type) -> dict[str, Any]:
@@ -484,6 +699,17 @@ class RedisDatabase:
     session to its new key and deletes the old one (the two keys are in
     different slots, which no single command spans), and ``destroy_all``
     scans every master.
+
+    **Renewal** (``Config(renew_after=...)``): a single server moves the
+    session to its new key and turns the old key into an alias in one
+    script; the alias is a string (the new id's store key and the sealed
+    successor text, never an id) that expires at the end of the grace
+    window. On a cluster the session is copied to its new key and the old
+    key becomes the alias only if the session did not change since the
+    copy; then the user index entry is re-pointed. Loading an alias costs
+    one call more than a session (two on a cluster), and index readers
+    follow aliases, so that listing and revoking a user's sessions never
+    miss a renewed one.
 
     Every call is bounded by *timeout* seconds (connecting and waiting for
     a pooled connection included); a failed or timed-out call, whatever the
@@ -712,6 +938,55 @@ class RedisDatabase:
         log.warning("tornsess: redis key %s holds another type than a hash; ignored", key)
         return default
 
+    async def _run(
+        self, script: _Script, keys: list[str], args: Sequence[Any] = (), **options: Any
+    ) -> Any:
+        """*script* on *keys* through :meth:`_call`."""
+        return await self._call(lambda client: script(client, keys, args, **options))
+
+    async def _fields(self, key: str) -> Mapping[Any, Any] | None:
+        """The fields of the hash at *key* (empty: no key), or ``None`` if
+        it holds another type (not logged)."""
+        try:
+            fields: Mapping[Any, Any] = await self._call(
+                lambda client: client.execute_command("HGETALL", key, **_RAW), keep=ResponseError
+            )
+        except ResponseError as exc:
+            if not _wrong_type(exc):
+                raise self._unavailable(exc) from None
+            return None
+        return fields
+
+    async def _alias_at(self, key: str) -> tuple[str, str] | None:
+        """The store key and the sealed text of the alias at *key*, or
+        ``None`` if *key* is no alias."""
+        try:
+            value = await self._call(
+                lambda client: client.execute_command("GET", key, **_RAW), keep=ResponseError
+            )
+        except ResponseError as exc:
+            if not _wrong_type(exc):
+                raise self._unavailable(exc) from None
+            return None
+        return None if value is None else _parse_alias(value)
+
+    async def _follow(self, store_hash: str) -> tuple[Mapping[Any, Any] | None, str]:
+        """On a cluster, for an index reader: the fields of the session
+        *store_hash* names, following aliases (:data:`_ALIAS_LEVELS`), and
+        the store key they were found under. ``None``: another type than a
+        hash or an alias (logged)."""
+        for _ in range(_ALIAS_LEVELS + 1):
+            key = f"{self.prefix}{{{store_hash}}}"
+            fields = await self._fields(key)
+            if fields is not None:
+                return fields, store_hash
+            alias = await self._alias_at(key)
+            if alias is None:
+                log.warning("tornsess: redis key %s holds another type than a hash; ignored", key)
+                return None, store_hash
+            store_hash = alias[0]
+        return {}, store_hash
+
     @staticmethod
     def _pexpireat(expires_at: float | None) -> int:
         limit = time.time() + BROWSER_MAX_AGE
@@ -724,15 +999,57 @@ class RedisDatabase:
 
     async def load(self, session_id: str) -> Record | None:
         """The session (one ``HGETALL``), or ``None``: missing, expired, or a
-        key that holds no session this store wrote (logged).
+        key that holds no session this store wrote (logged). A renewed
+        session's old id in its grace window gives the renewed session, with
+        :attr:`Record.successor` set (one call more; two on a cluster).
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         if not is_valid_id(session_id):
             return None
         key = self.key(session_id)
-        raw = await self._hash(key)
-        return None if raw is None else _record(raw, key)
+        try:
+            raw = await self._call(
+                lambda client: client.execute_command("HGETALL", key, **_RAW), keep=ResponseError
+            )
+        except ResponseError as exc:
+            if not _wrong_type(exc):
+                raise self._unavailable(exc) from None
+            return await self._load_alias(key)
+        return _record(raw, key)
+
+    async def _load_alias(self, key: str) -> Record | None:
+        """:meth:`load` of a key that held another type than a hash: the
+        session an alias names (one level only), else ``None`` (logged for
+        a key this store did not write)."""
+        if not self.cluster:
+            answer = await self._run(_LOAD_ALIAS, [key], [self.prefix], **_RAW)
+            kind = _text(answer[0])
+            if kind == "alias":
+                return _record(answer[1], key, _text(answer[2]))
+            if kind == "hash":
+                return _record(answer[1], key)
+            if kind == "none":
+                return None
+        else:
+            try:
+                value = await self._call(
+                    lambda client: client.execute_command("GET", key, **_RAW),
+                    keep=ResponseError,
+                )
+            except ResponseError as exc:
+                if not _wrong_type(exc):
+                    raise self._unavailable(exc) from None
+                value = False  # neither a hash nor a string
+            if value is None:  # gone since
+                return None
+            alias = _parse_alias(value)
+            if alias is not None:
+                target = f"{self.prefix}{{{alias[0]}}}"
+                raw = await self._fields(target)
+                return None if raw is None else _record(raw, target, alias[1])
+        log.warning("tornsess: redis key %s holds another type than a hash; ignored", key)
+        return None
 
     async def create(self, session_id: str, record: Record) -> bool:
         """Store a new session; ``False`` if its key is taken.
@@ -745,6 +1062,8 @@ class RedisDatabase:
         args: list[Any] = [self._pexpireat(record.expires_at)]
         args += ["_c", repr(record.created), "_a", repr(record.accessed)]
         args += ["_d", _num(record.deadline), "_e", _num(record.expires_at)]
+        if record.issued != record.created:
+            args += ["_r", repr(record.issued)]
         for name, value in record.values.items():
             args += [f"v:{name}", value]
         for name in record.immutable:
@@ -768,6 +1087,8 @@ class RedisDatabase:
 
         :raises tornsess.SessionInterrupted: the session is gone (or its key
             holds no session); nothing is written.
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id; nothing is written.
         :raises tornsess.ImmutableEntry: an operation changes an immutable key.
         :raises TypeError: an increment of a non-number (or beyond 15 digits).
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
@@ -793,6 +1114,8 @@ class RedisDatabase:
             return
         if status == "gone":
             raise SessionInterrupted("the session was destroyed or expired")
+        if status == "moved":
+            raise SessionMoved(name)
         if status == "immutable":
             raise ImmutableEntry(name)
         if status == "bigint":
@@ -803,6 +1126,8 @@ class RedisDatabase:
         """Move the expiry and the access time; ``False`` if the session is
         gone (or its key holds no session).
 
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id; nothing is written.
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         if not is_valid_id(session_id):
@@ -815,8 +1140,10 @@ class RedisDatabase:
             _num(expires_at),
             "" if self.cluster else self.prefix,
         ]
-        touched, tag = await self._call(lambda client: _TOUCH(client, [key], args))
-        await self._extend_index_apart(_text(tag), until)
+        touched, text = await self._call(lambda client: _TOUCH(client, [key], args))
+        if touched == 2:
+            raise SessionMoved(_text(text))
+        await self._extend_index_apart(_text(text), until)
         return bool(touched)
 
     async def _extend_index_apart(self, tag: str, until: int) -> None:
@@ -827,55 +1154,150 @@ class RedisDatabase:
         if tag and self.cluster:
             await self._index_write(tag, ["", "", until])
 
-    async def rename(self, old_id: str, new_id: str) -> bool:
+    async def rename(self, old_id: str, new_id: str, issued: float | None = None) -> bool:
         """``RENAMENX`` in a script that first checks the old key holds a
-        session; atomic. Under Redis Cluster the two keys live in different
-        slots, which no single command can span: then the session is copied
-        to the new key and the old key deleted (if a destroy wins the race,
-        the copy is deleted too and the rename fails).
+        session, and sets when the new id was *issued* (``None``: now);
+        atomic. Under Redis Cluster the two keys live in different slots,
+        which no single command can span: then the session is copied to the
+        new key and the old key deleted if the session did not change in
+        between (else the copy is made again; if a destroy or a renewal wins
+        the race, the copy is deleted).
 
         :raises tornsess.SessionInterrupted: the session is gone (or its key
             holds no session).
+        :raises tornsess.errors.SessionMoved: *old_id* is a renewed
+            session's old id; nothing is written.
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         if not is_valid_id(old_id) or not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
         old, new = self.key(old_id), self.key(new_id)
+        stamp = repr(time.time() if issued is None else issued)
         if not self._cross_slot:
-            try:
-                hashes = [self.prefix, store_key(old_id), store_key(new_id)]
-                moved = await self._call(
-                    lambda client: _RENAME(client, [old, new], hashes),
-                    keep=(ResponseError, RedisClusterException),
-                )
-            except (ResponseError, RedisClusterException) as exc:
-                message = str(exc).lower()
-                if "crossslot" not in message and "same key slot" not in message:
-                    raise self._unavailable(exc) from None
-                self._cross_slot = True
-            else:
-                if int(moved) < 0:
+            hashes = [self.prefix, store_key(old_id), store_key(new_id), stamp]
+            answer = await self._same_slot(_RENAME, [old, new], hashes)
+            if answer is not None:
+                moved = int(answer[0])
+                if moved == -2:
+                    raise SessionMoved(_text(answer[1]))
+                if moved < 0:
                     raise SessionInterrupted("the session was destroyed or expired")
                 return bool(moved)
-        return await self._copy_rename(old, new)
+        result, _ = await self._copy_move(old, new, stamp, "", 0)
+        if isinstance(result, str):
+            raise SessionMoved(result)
+        return result
 
-    async def _copy_rename(self, old: str, new: str) -> bool:
-        raw = await self._hash(old)
-        record = None if raw is None else _record(raw, old)
-        if raw is None or record is None:
-            raise SessionInterrupted("the session was destroyed or expired")
-        args: list[Any] = [self._pexpireat(record.expires_at)]
-        for name, value in raw.items():
-            args += [name, value]
-        if not await self._call(lambda client: _CREATE(client, [new], args)):
-            return False
-        if not await self._call(lambda client: client.delete(old)):
+    async def renew(
+        self, old_id: str, new_id: str, sealed: str, issued: float, grace_until: float
+    ) -> bool | str:
+        """Move the session to *new_id* and keep its old key until
+        *grace_until* as an alias holding *sealed* and the new id's store
+        key (:meth:`tornsess.database.Renewable.renew`). One script on a
+        single server. On a cluster: the session is copied (with its expiry)
+        to the new key, then a script turns the old key into the alias only
+        if the session did not change since the copy (else the copy is made
+        again, a few times, then ``False``), and the user index entry is
+        re-pointed if it still names the old key.
+
+        :raises tornsess.SessionInterrupted: no session under *old_id*.
+        :raises tornsess.StoreUnavailable: Redis failed or timed out.
+        """
+        if not is_valid_id(old_id) or not is_valid_id(new_id):
+            raise SessionInterrupted("not a session id")
+        old, new = self.key(old_id), self.key(new_id)
+        old_hash, new_hash = store_key(old_id), store_key(new_id)
+        alias = f"{_ALIAS_PREFIX}{new_hash}:{sealed}" if grace_until > time.time() else ""
+        alias_until = int(1000 * grace_until)
+        if not self._cross_slot:
+            args = [self.prefix, old_hash, new_hash, repr(issued), alias, alias_until]
+            answer = await self._same_slot(_RENEW, [old, new], args)
+            if answer is not None:
+                status = _text(answer[0])
+                if status == "ok":
+                    return True
+                if status == "taken":
+                    return False
+                if status == "moved":
+                    return _text(answer[1])
+                raise SessionInterrupted("the session was destroyed or expired")
+        result, binding = await self._copy_move(old, new, repr(issued), alias, alias_until)
+        bound = Binding.loads(binding) if result is True else None
+        if bound is not None:
+            await self._repoint(bound.tag, bound.handle, old_hash, new_hash)
+        return result
+
+    async def _same_slot(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
+        """*script* on two keys, or ``None`` when they are in different slots
+        of a cluster (remembered: the caller copies instead)."""
+        try:
+            return await self._call(
+                lambda client: script(client, keys, args),
+                keep=(ResponseError, RedisClusterException),
+            )
+        except (ResponseError, RedisClusterException) as exc:
+            message = str(exc).lower()
+            if "crossslot" not in message and "same key slot" not in message:
+                raise self._unavailable(exc) from None
+            self._cross_slot = True
+            return None
+
+    async def _copy_move(
+        self, old: str, new: str, issued: str, alias: str, alias_until: int
+    ) -> tuple[bool | str, str | None]:
+        """Move a session across slots: copy it to *new* (``_r`` set to
+        *issued*), then turn *old* into *alias* (``""``: delete it) if the
+        session is unchanged since the copy, else copy again. Returns the
+        outcome (``True``; ``False`` when *new* is taken or the session kept
+        changing; an alias's sealed text when *old* is one) and the moved
+        session's binding text.
+
+        :raises tornsess.SessionInterrupted: no session under *old*.
+        """
+        for _ in range(_COPY_ATTEMPTS):
+            snapshot = await self._run(_SNAPSHOT, [old], [], **_RAW)
+            status = _text(snapshot[0])
+            if status == "moved":
+                return _text(snapshot[1]), None
+            fields = snapshot[2] if status == "hash" else []
+            record = _record(fields, old)
+            if record is None:
+                raise SessionInterrupted("the session was destroyed or expired")
+            expiry = int(snapshot[3])
+            args: list[Any] = [expiry if expiry >= 0 else self._pexpireat(record.expires_at)]
+            for name, value in zip(fields[::2], fields[1::2], strict=False):
+                if name not in (b"_r", "_r"):
+                    args += [name, value]
+            args += ["_r", issued]
+            if not await self._run(_CREATE, [new], args):
+                return False, None
+            done = await self._run(_CONVERT, [old], [snapshot[1], alias, alias_until], **_RAW)
+            status = _text(done[0])
+            if status == "ok":
+                return True, record.binding
             await self._call(lambda client: client.delete(new))
-            raise SessionInterrupted("the session was destroyed during its rename")
-        return True
+            if status == "moved":
+                return _text(done[1]), None
+            if status == "gone":
+                raise SessionInterrupted("the session was destroyed during its move")
+        return False, None
+
+    async def _repoint(self, tag: str, handle: str, old_hash: str, new_hash: str) -> None:
+        """On a cluster, after a renewal: the user index entry names the
+        renewed session's new key if it named the old one, or an alias of
+        the old one (an earlier renewal that no reader followed yet)."""
+        index = self.index_key(tag)
+        done, current = await self._run(_INDEX_REPOINT, [index], [handle, old_hash, new_hash])
+        current = _text(current)
+        if done or not current or current == new_hash:
+            return
+        alias = await self._alias_at(f"{self.prefix}{{{current}}}")
+        if alias is not None and alias[0] == old_hash:
+            await self._run(_INDEX_REPOINT, [index], [handle, current, new_hash])
 
     async def exists(self, session_id: str) -> bool:
-        """Whether the session's key exists.
+        """Whether the session's key exists (a renewed session's old key,
+        in its grace window, does).
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
@@ -887,12 +1309,16 @@ class RedisDatabase:
     async def destroy(self, session_id: str) -> bool:
         """Delete the session's key; ``True`` if it existed.
 
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id; nothing is deleted.
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         if not is_valid_id(session_id):
             return False
-        key = self.key(session_id)
-        return bool(await self._call(lambda client: client.delete(key)))
+        answer = await self._run(_DESTROY, [self.key(session_id)], [], **_RAW)
+        if int(answer[0]) == 2:
+            raise SessionMoved(_text(answer[1]))
+        return bool(int(answer[0]))
 
     async def destroy_all(self) -> list[str]:
         """Delete every key under the prefix with ``SCAN`` (never ``KEYS``);
@@ -948,27 +1374,30 @@ class RedisDatabase:
         await self._tolerant(lambda client: client.hdel(index, handle), index, 0)
 
     async def index_sessions(self, tag: str) -> list[tuple[str, Record]]:
-        """The live sessions under *tag*; dead or unreadable entries are pruned.
+        """The live sessions under *tag*; dead or unreadable entries are
+        pruned. An entry that names a renewed session's alias gives the
+        renewed session, and is re-pointed at it.
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         index = self.index_key(tag)
         rows: list[tuple[Any, Any, Any]]
         if not self.cluster:
-            rows = await self._call(
-                lambda client: _INDEX_READ(client, [index], [self.prefix], **_RAW)
-            )
+            rows = await self._run(_INDEX_READ, [index], [self.prefix, _ALIAS_LEVELS], **_RAW)
         else:
             # On a cluster the sessions are in other slots than their index:
             # the entries first, then each session.
             rows = []
             for raw_handle, raw_key in ((await self._hash(index)) or {}).items():
                 try:
-                    session_key = f"{self.prefix}{{{_text(raw_key)}}}"
+                    entry = _text(raw_key)
                 except UnicodeDecodeError:
                     rows.append((raw_handle, raw_key, None))
                     continue
-                rows.append((raw_handle, raw_key, await self._hash(session_key)))
+                fields, found_at = await self._follow(entry)
+                if fields and found_at != entry:  # only if it still names the alias
+                    await self._run(_INDEX_REPOINT, [index], [raw_handle, raw_key, found_at])
+                rows.append((raw_handle, raw_key, fields))
         found: list[tuple[str, Record]] = []
         dead: list[Any] = []  # handle, store key, ...: pruned only if unchanged
         for raw_handle, raw_key, raw in rows:
@@ -989,15 +1418,16 @@ class RedisDatabase:
         return found
 
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
-        """Destroy the session of *handle* and drop its entry.
+        """Destroy the session of *handle* and drop its entry. An entry that
+        names a renewed session's alias destroys the renewed session and the
+        alias.
 
         :raises tornsess.StoreUnavailable: Redis failed or timed out.
         """
         index = self.index_key(tag)
         if not self.cluster:
-            answer = await self._call(
-                lambda client: _INDEX_DESTROY(client, [index], [handle, self.prefix])
-            )
+            args = [handle, self.prefix, _ALIAS_LEVELS]
+            answer = await self._run(_INDEX_DESTROY, [index], args)
             return int(answer) == 1, None
         # On a cluster the index and the session are in different slots:
         # three steps, the entry dropped only if it still names the key
@@ -1009,15 +1439,34 @@ class RedisDatabase:
             return False, None
         existed = False
         try:
-            session_key = f"{self.prefix}{{{_text(raw)}}}"
+            store_hash = _text(raw)
         except UnicodeDecodeError:
             log.warning("tornsess: redis key %s has an entry that is not UTF-8; dropped", index)
         else:
-            existed = bool(await self._call(lambda client: client.delete(session_key)))
+            existed = await self._destroy_following(store_hash)
         # The entry goes only if it still names the key just deleted: a
         # regenerate may have re-pointed it at the session's new key.
         await self._call(lambda client: _INDEX_PRUNE(client, [index], [handle, raw]))
         return existed, None
+
+    async def _destroy_following(self, store_hash: str) -> bool:
+        """On a cluster: delete the session *store_hash* names, following
+        aliases (:data:`_ALIAS_LEVELS`; the renewed session first, then the
+        aliases, so that an interrupted revoke never leaves a session with
+        nothing naming it); whether the session existed."""
+        aliases: list[str] = []
+        existed = False
+        for _ in range(_ALIAS_LEVELS + 1):
+            key = f"{self.prefix}{{{store_hash}}}"
+            answer = await self._run(_DESTROY, [key], [], **_RAW)
+            if int(answer[0]) != 2:
+                existed = bool(int(answer[0]))
+                break
+            aliases.append(key)
+            store_hash = _text(answer[2])
+        for key in aliases:
+            await self._run(_DESTROY_ALIAS, [key])
+        return existed
 
     async def close(self) -> None:
         """Close the connections of the store's own client on the running
@@ -1073,11 +1522,14 @@ async def _forget(client: Any, *, forked: bool) -> None:
         client.connection_pool.reset()
 
 
-def _record(raw: Mapping[Any, Any] | Sequence[Any], key: str) -> Record | None:
+def _record(
+    raw: Mapping[Any, Any] | Sequence[Any], key: str, successor: str | None = None
+) -> Record | None:
     """A session's hash (a dict, or ``HGETALL``'s flat list of fields and
     values; bytes or str) as a Record, or ``None``: missing, expired, or not
     a session this store wrote (logged). Fields that are not UTF-8 are left
-    out (logged)."""
+    out (logged). *successor*: the sealed text of the alias it was read
+    through."""
     if not raw:
         return None
     pairs = raw.items() if isinstance(raw, Mapping) else zip(raw[::2], raw[1::2], strict=False)
@@ -1104,6 +1556,7 @@ def _record(raw: Mapping[Any, Any] | Sequence[Any], key: str) -> Record | None:
         accessed = float(fields["_a"])
         deadline = _opt(fields.get("_d", ""))
         expires_at = _opt(fields.get("_e", ""))
+        issued = _opt(fields.get("_r", ""))
     except (KeyError, ValueError):
         log.warning("tornsess: redis key %s holds no session this store wrote; ignored", key)
         return None
@@ -1122,7 +1575,19 @@ def _record(raw: Mapping[Any, Any] | Sequence[Any], key: str) -> Record | None:
         deadline,
         expires_at,
         fields.get("_b"),
+        issued,
+        successor,
     )
+
+
+def _parse_alias(value: Any) -> tuple[str, str] | None:
+    """The store key and the sealed text an alias's value holds, or ``None``
+    for a value that is no alias."""
+    try:
+        match = _ALIAS_RE.fullmatch(_text(value))
+    except UnicodeDecodeError:
+        return None
+    return None if match is None else (match[1], match[2])
 
 
 def _redact(url: str) -> str:
