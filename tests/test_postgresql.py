@@ -35,7 +35,8 @@ from tests.apps import make_app
 from tests.helpers import AppProcess, Browser, OwnPostgres, free_port
 from tornsess import ConfigError, SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.database import Op, Record
-from tornsess.ids import new_id, store_key
+from tornsess.errors import SessionMoved
+from tornsess.ids import new_id, open_successor, seal_successor, store_key
 from tornsess.sessiondb import PostgreSQLDatabase
 from tornsess.sessiondb.postgresql import SCHEMA_VERSION
 
@@ -209,7 +210,12 @@ async def test_a_schema_qualified_table(
         "ORDER BY table_name",
         (schema,),
     ).fetchall()
-    assert found == [("Sessions",), ("Sessions_users",), ("Sessions_version",)]
+    assert found == [
+        ("Sessions",),
+        ("Sessions_aliases",),
+        ("Sessions_users",),
+        ("Sessions_version",),
+    ]
     await db.close()
 
 
@@ -357,9 +363,10 @@ async def test_tables_dropped_under_the_store_are_made_again(
     db = PostgreSQLDatabase(postgresql_dsn, table=table)
     assert await db.create(new_id(), record())
     admin.execute(
-        sql.SQL("DROP TABLE {}, {}, {}").format(
+        sql.SQL("DROP TABLE {}, {}, {}, {}").format(
             sql.Identifier(f"{table}_users"),
             sql.Identifier(table),
+            sql.Identifier(f"{table}_aliases"),
             sql.Identifier(f"{table}_version"),
         )
     )
@@ -369,6 +376,341 @@ async def test_tables_dropped_under_the_store_are_made_again(
     assert await db.create(sid, record(a="1"))
     assert (await db.load(sid)) is not None
     await db.close()
+
+
+# -- id renewal ------------------------------------------------------------------------
+
+
+async def renew(db: PostgreSQLDatabase, old: str, new: str, grace: float = 30.0) -> bool | str:
+    """Renew *old* to *new* with a grace window of *grace* seconds."""
+    now = time.time()
+    return await db.renew(old, new, seal_successor(old, new), now, now + grace)
+
+
+def every_text(admin: psycopg.Connection[Any], table: str) -> str:
+    """Everything the store's four tables hold, as one text."""
+    parts = [
+        repr(rows(admin, name))
+        for name in (table, f"{table}_users", f"{table}_aliases", f"{table}_version")
+    ]
+    return "\n".join(parts)
+
+
+@pytest.mark.gen_test
+async def test_a_renewal_moves_the_row_and_its_entry_and_keeps_no_id(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    table = unique()
+    db = PostgreSQLDatabase(postgresql_dsn, table=table)
+    old, new = new_id(), new_id()
+    created = time.time() - 100
+    stored = Record({"a": '"b"'}, frozenset({"a"}), {"f": "1"}, created, created, None, None)
+    assert await db.create(old, stored)
+    await db.index_add("tag", "tag~one", old, None)
+    loaded = await db.load(old)
+    assert loaded is not None and loaded.issued == created  # NULL: at its creation
+    before = time.time()
+    assert await renew(db, old, new) is True
+    # The session's row, under the new key, issued now; the old key an alias.
+    assert rows(admin, table, "key, issued") == [(store_key(new), pytest.approx(before, abs=1))]
+    ((alias_key, target, sealed, until),) = rows(admin, f"{table}_aliases")
+    assert (alias_key, target) == (store_key(old), store_key(new))
+    assert open_successor(old, sealed) == new and before + 29 < until <= time.time() + 30
+    assert rows(admin, f"{table}_users", "key") == [(store_key(new),)]
+    text = every_text(admin, table)
+    assert old not in text and new not in text
+    # The renewed session, under both ids; the old one says where it went.
+    renewed = await db.load(new)
+    assert renewed is not None and renewed.successor is None
+    assert renewed.values == {"a": '"b"'} and renewed.immutable == {"a"}
+    assert renewed.flashes == {"f": "1"} and renewed.created == created
+    assert renewed.issued == pytest.approx(before, abs=1)
+    through = await db.load(old)
+    assert through is not None and through.successor == sealed
+    assert through.values == renewed.values and through.issued == renewed.issued
+    # The index reads and destroys the renewed session.
+    ((handle, indexed),) = await db.index_sessions("tag")
+    assert handle == "tag~one" and indexed.values == {"a": '"b"'}
+    assert await db.index_destroy("tag", "tag~one") == (True, None)
+    assert await db.load(new) is None and await db.load(old) is None
+    await db.close()
+
+
+@pytest.mark.gen_test
+async def test_calls_on_an_old_id_write_nothing_and_say_where_it_went(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    table = unique()
+    db = PostgreSQLDatabase(postgresql_dsn, table=table)
+    old, new, other = new_id(), new_id(), new_id()
+    assert await db.create(old, record(a="1"))
+    assert await renew(db, old, new) is True
+    before = rows(admin, table)
+    for call in (
+        db.commit(old, [Op("set", "a", "2")], 5.0, None, None),
+        db.commit(old, [], 5.0, None, None),  # the times only
+        db.touch(old, 5.0, None),
+        db.rename(old, other),
+        db.destroy(old),
+    ):
+        with pytest.raises(SessionMoved) as info:
+            await call
+        assert open_successor(old, info.value.successor) == new
+    assert rows(admin, table) == before  # nothing written
+    assert await db.exists(old) and await db.exists(new) and not await db.exists(other)
+    # The old id is taken: no new session there, no session renamed onto it.
+    assert not await db.create(old, record())
+    assert await db.create(other, record())
+    assert await db.rename(other, old) is False
+    assert await renew(db, other, old) is False
+    # A second renewal of the old id gives the first one's new id.
+    again = await renew(db, old, new_id())
+    assert isinstance(again, str) and open_successor(old, again) == new
+    assert len(rows(admin, table)) == 2 and len(rows(admin, f"{table}_aliases")) == 1
+    # A missing id is still just missing.
+    missing = new_id()
+    assert not await db.destroy(missing) and not await db.touch(missing, 5.0, None)
+    with pytest.raises(SessionInterrupted):
+        await db.commit(missing, [Op("set", "a", "2")], 5.0, None, None)
+    with pytest.raises(SessionInterrupted):
+        await renew(db, missing, new_id())
+    # A rename kills the old id at once: no alias, and the renewed id's old
+    # one no longer names it.
+    renamed = new_id()
+    assert await db.rename(new, renamed) is True
+    assert len(rows(admin, f"{table}_aliases")) == 1  # only the renewal's
+    assert await db.load(new) is None and await db.load(old) is None
+    loaded = await db.load(renamed)
+    assert loaded is not None and loaded.values == {"a": "1"} and loaded.successor is None
+    # destroy_all takes the aliases too.
+    await db.destroy_all()
+    assert rows(admin, f"{table}_aliases") == [] and not await db.exists(old)
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_old_id_is_unknown_after_its_grace_window(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    table = unique()
+    db = PostgreSQLDatabase(postgresql_dsn, table=table)
+    old, new = new_id(), new_id()
+    assert await db.create(old, record(a="1"))
+    assert await renew(db, old, new, grace=0.3) is True
+    loaded = await db.load(old)
+    assert loaded is not None and loaded.successor is not None
+    await asyncio.sleep(0.5)
+    assert await db.load(old) is None and not await db.exists(old)
+    with pytest.raises(SessionInterrupted):
+        await db.commit(old, [Op("set", "a", "2")], 5.0, None, None)
+    assert not await db.touch(old, 5.0, None) and not await db.destroy(old)
+    loaded = await db.load(new)
+    assert loaded is not None and loaded.values == {"a": "1"}
+    # The sweep deletes the alias row; a window already over leaves none.
+    assert len(rows(admin, f"{table}_aliases")) == 1
+    await db.sweep()
+    assert rows(admin, f"{table}_aliases") == []
+    assert await renew(db, new, new_id(), grace=-1) is True
+    assert rows(admin, f"{table}_aliases") == [] and len(rows(admin, table)) == 1
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_concurrent_renewals_on_two_stores_end_on_one_id(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    table = unique()
+    first = PostgreSQLDatabase(postgresql_dsn, table=table)
+    second = PostgreSQLDatabase(postgresql_dsn, table=table)
+    for _ in range(5):
+        old = new_id()
+        assert await first.create(old, record(a="1"))
+        await first.index_add("tag", f"tag~{old[:8]}", old, None)
+        # Both renewals wait on the session's row, which a third connection
+        # holds, then race for it when it lets go.
+        admin.execute("BEGIN")
+        admin.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE key = %s FOR UPDATE").format(sql.Identifier(table)),
+            (store_key(old),),
+        )
+        ids = [new_id(), new_id()]
+        racing = [
+            asyncio.ensure_future(renew(db, old, new))
+            for db, new in zip((first, second), ids, strict=True)
+        ]
+        await asyncio.sleep(0.3)
+        assert not any(task.done() for task in racing)
+        admin.execute("COMMIT")
+        results = await asyncio.gather(*racing)
+        assert results.count(True) == 1
+        winner = ids[results.index(True)]
+        loser_result = results[1 - results.index(True)]
+        assert isinstance(loser_result, str) and open_successor(old, loser_result) == winner
+        assert rows(admin, table, "key") == [(store_key(winner),)]
+        aliases = rows(admin, f"{table}_aliases", "key, target")
+        assert aliases == [(store_key(old), store_key(winner))]
+        assert rows(admin, f"{table}_users", "key") == [(store_key(winner),)]
+        await first.destroy_all()
+    await first.close()
+    await second.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_two_apps_renewing_one_session_at_once_end_on_one_id(
+    serve: Callable[..., Browser], postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    table = unique()
+    servers, stores = [], []
+    for _ in range(2):
+        manager = Sessions(renew_after=1, renew_grace=1)
+        stores.append(PostgreSQLDatabase(postgresql_dsn, table=table))
+        manager.use_database(stores[-1])
+        servers.append(serve(make_app(manager)))
+    first = servers[0]
+    old = (await first.get("/login?user=ursula")).json()["id"]
+    await first.get("/set?key=a&value=b")
+    await asyncio.sleep(1.1)
+    cookie = f"{NAME}={first.jar[NAME]}"
+    clients = [servers[i % 2].fork() for i in range(8)]
+    replies = await asyncio.gather(
+        *(client.get(f"/set?key=k{i}&value={i}", cookie=cookie) for i, client in enumerate(clients))
+    )
+    assert all(reply.code == 200 for reply in replies)
+    # Every client was sent the one new id, and holds the renewed session.
+    seen = [(await client.get("/info")).json() for client in clients]
+    ids = {info["id"] for info in seen}
+    assert len(ids) == 1 and old not in ids
+    ((key,),) = rows(admin, table, "key")
+    assert key == store_key(ids.pop())
+    assert all(info["user"] == "ursula" for info in seen)
+    values = seen[0]["values"]
+    assert {"a": "b", **{f"k{i}": str(i) for i in range(8)}}.items() <= values.items()
+    assert len(rows(admin, f"{table}_users")) == 1
+    for db in stores:
+        await db.close()
+
+
+@pytest.mark.gen_test
+async def test_one_round_trip_to_load_through_an_old_id(
+    postgresql_dsn: str, tmp_path: Path
+) -> None:
+    traced = Traced(postgresql_dsn, tmp_path)
+    await traced.pool.open(wait=True)
+    db = PostgreSQLDatabase(pool=traced.pool, table=unique())
+    old, new = new_id(), new_id()
+    assert await db.create(old, record(a="1"))
+    await traced.reset()
+    assert await renew(db, old, new) is True
+    # BEGIN + SELECT ... FOR UPDATE + the new key's check; then the moves + COMMIT
+    assert await traced.round_trips() == 2
+    for _ in range(6):  # psycopg prepares a statement at its 5th use
+        await db.load(old)
+        await db.load(new)
+    for sid in (old, new):
+        await traced.reset()
+        loaded = await db.load(sid)
+        assert loaded is not None and loaded.values == {"a": "1"}
+        assert (loaded.successor is None) == (sid == new)
+        assert await traced.round_trips() == 1
+    await db.close()
+    await traced.close()
+
+
+# -- the schema's upgrade -------------------------------------------------------------
+
+V1_TABLES = [
+    "CREATE TABLE {version} (version integer NOT NULL)",
+    "CREATE TABLE {sessions} (key text PRIMARY KEY, created double precision NOT NULL,"
+    " accessed double precision NOT NULL, deadline double precision,"
+    " expires_at double precision, data text NOT NULL, binding text)",
+    "CREATE INDEX {expiry} ON {sessions} (expires_at) WHERE expires_at IS NOT NULL",
+    "CREATE TABLE {users} (tag text NOT NULL, handle text NOT NULL,"
+    " key text NOT NULL REFERENCES {sessions} (key) ON DELETE CASCADE ON UPDATE CASCADE,"
+    " PRIMARY KEY (tag, handle))",
+    "CREATE INDEX {users_key} ON {users} (key)",
+    "INSERT INTO {version} (version) VALUES (1)",
+]
+
+
+def make_v1_tables(admin: psycopg.Connection[Any], table: str) -> None:
+    """The tables of schema version 1, as the previous release made them."""
+    names = {
+        "sessions": sql.Identifier(table),
+        "users": sql.Identifier(f"{table}_users"),
+        "version": sql.Identifier(f"{table}_version"),
+        "expiry": sql.Identifier(f"{table}_expiry"),
+        "users_key": sql.Identifier(f"{table}_users_key"),
+    }
+    with admin.transaction():
+        for statement in V1_TABLES:
+            admin.execute(sql.SQL(statement).format(**names))
+
+
+def test_version_1_tables_are_upgraded_once_by_stores_starting_at_once(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    table = unique()
+    make_v1_tables(admin, table)
+    sid = new_id()
+    admin.execute(
+        sql.SQL(
+            "INSERT INTO {} (key, created, accessed, deadline, expires_at, data, binding)"
+            " VALUES (%s, 100, 200, NULL, NULL, %s, %s)"
+        ).format(sql.Identifier(table)),
+        (store_key(sid), '{"v":{"a":"\\"b\\""},"i":[],"f":{}}', '{"u":"x"}'),
+    )
+    admin.execute(
+        sql.SQL("INSERT INTO {} (tag, handle, key) VALUES ('tag', 'tag~one', %s)").format(
+            sql.Identifier(f"{table}_users")
+        ),
+        (store_key(sid),),
+    )
+    # Eight stores, each on an event loop of its own thread, make their
+    # first call on the version 1 tables at the same moment.
+    start = threading.Barrier(8)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        async def first_call() -> object:
+            db = PostgreSQLDatabase(postgresql_dsn, table=table, timeout=10)
+            try:
+                start.wait(30)
+                loaded = await db.load(sid)
+                if loaded is None:
+                    return None
+                return (dict(loaded.values), loaded.created, loaded.issued, loaded.binding)
+            except Exception as exc:
+                return exc
+            finally:
+                await db.close()
+
+        outcomes.append(asyncio.run(first_call()))
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes == [({"a": '"b"'}, 100.0, 100.0, '{"u":"x"}')] * 8
+    assert rows(admin, f"{table}_version", "version") == [(SCHEMA_VERSION,)] == [(2,)]
+    assert rows(admin, f"{table}_aliases") == []
+
+    async def renew_it() -> tuple[bool | str, Record | None, list[tuple[str, Record]]]:
+        db = PostgreSQLDatabase(postgresql_dsn, table=table)
+        try:
+            new = new_id()
+            renewed = await renew(db, sid, new)
+            return renewed, await db.load(sid), await db.index_sessions("tag")
+        finally:
+            await db.close()
+
+    # The upgraded tables renew the old session, index entry included.
+    renewed, through, indexed = asyncio.run(renew_it())
+    assert renewed is True and through is not None and through.successor is not None
+    assert through.values == {"a": '"b"'} and through.issued > 100
+    assert [(handle, entry.values) for handle, entry in indexed] == [("tag~one", {"a": '"b"'})]
+    ((key,),) = rows(admin, f"{table}_users", "key")
+    assert rows(admin, table, "key") == [(key,)] and key != store_key(sid)
 
 
 # -- values and names that SQL would choke on ---------------------------------------
@@ -694,7 +1036,8 @@ async def test_a_role_that_may_not_create_tables_uses_existing_ones(
     await owner.setup()
     await owner.close()
     admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-    tables = [sql.Identifier(name) for name in (table, f"{table}_users", f"{table}_version")]
+    names = (table, f"{table}_users", f"{table}_aliases", f"{table}_version")
+    tables = [sql.Identifier(name) for name in names]
     admin.execute(
         sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
             sql.SQL(", ").join(tables), sql.Identifier(role)

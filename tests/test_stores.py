@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,8 +26,9 @@ import tornsess
 from tests.apps import make_app
 from tests.helpers import Browser, OwnRedis
 from tornsess import SessionInterrupted, Sessions, StoreUnavailable
-from tornsess.database import Record
-from tornsess.ids import new_id, store_key
+from tornsess.database import Op, Record
+from tornsess.errors import SessionMoved
+from tornsess.ids import new_id, open_successor, seal_successor, store_key
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
 NAME = tornsess.DEFAULT_COOKIE_NAME
@@ -502,4 +504,190 @@ async def test_redis_regenerate_by_copy_as_under_cluster(
     assert (await browser.get("/get")).json()["values"] == {"user": "alice"}
     with pytest.raises(SessionInterrupted):
         await db.rename(old, new_id())
+    await db.close()
+
+
+# -- SQLite: id renewal ------------------------------------------------------------------
+
+
+async def sqlite_renew(db: SQLiteDatabase, old: str, new: str, grace: float = 30.0) -> bool | str:
+    """Renew *old* to *new* with a grace window of *grace* seconds."""
+    now = time.time()
+    return await db.renew(old, new, seal_successor(old, new), now, now + grace)
+
+
+SQLITE_TABLES = {
+    "tornsess_sessions": "SELECT * FROM tornsess_sessions",
+    "tornsess_users": "SELECT * FROM tornsess_users",
+    "tornsess_aliases": "SELECT * FROM tornsess_aliases",
+}
+
+
+def sqlite_tables(path: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of the file (which has no others)."""
+    with closing(sqlite3.connect(path)) as conn:
+        names = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        assert names == set(SQLITE_TABLES)
+        return {name: conn.execute(query).fetchall() for name, query in SQLITE_TABLES.items()}
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("keep_ids", [False, True])
+async def test_sqlite_renewal_moves_the_row_and_its_entry_and_keeps_no_old_id(
+    tmp_path: Path, keep_ids: bool
+) -> None:
+    path = str(tmp_path / "renew.db")
+    db = SQLiteDatabase(path, keep_ids=keep_ids)
+    old, new = new_id(), new_id()
+    created = time.time() - 100
+    stored = Record({"a": '"b"'}, frozenset({"a"}), {"f": "1"}, created, created, None, None)
+    assert await db.create(old, stored)
+    await db.index_add("tag", "tag~one", old, None)
+    before = time.time()
+    assert await sqlite_renew(db, old, new) is True
+    tables = sqlite_tables(path)
+    assert old not in repr(tables)
+    ((key, sid),) = [row[:2] for row in tables["tornsess_sessions"]]
+    assert key == store_key(new) and sid == (new if keep_ids else None)
+    if not keep_ids:
+        assert new not in repr(tables)
+    ((alias_key, target, sealed, until),) = tables["tornsess_aliases"]
+    assert (alias_key, target) == (store_key(old), store_key(new))
+    assert open_successor(old, sealed) == new and before + 29 < until <= time.time() + 30
+    assert [row[2] for row in tables["tornsess_users"]] == [store_key(new)]
+    renewed = await db.load(new)
+    assert renewed is not None and renewed.successor is None
+    assert renewed.values == {"a": '"b"'} and renewed.immutable == {"a"}
+    assert renewed.flashes == {"f": "1"} and renewed.created == created
+    assert before <= renewed.issued <= time.time()
+    through = await db.load(old)
+    assert through is not None and through.successor == sealed
+    assert through.values == renewed.values and through.issued == renewed.issued
+    # A commit keeps when the id was issued.
+    await db.commit(new, [Op("set", "c", "1")], time.time(), None, None)
+    committed = await db.load(new)
+    assert committed is not None and committed.issued == renewed.issued
+    # The index reads and destroys the renewed session.
+    ((handle, indexed),) = await db.index_sessions("tag")
+    assert handle == "tag~one" and indexed.values == {"a": '"b"', "c": "1"}
+    assert await db.index_destroy("tag", "tag~one") == (True, new if keep_ids else None)
+    assert await db.load(new) is None and await db.load(old) is None
+    await db.close()
+
+
+@pytest.mark.gen_test
+async def test_sqlite_calls_on_an_old_id_write_nothing_and_say_where_it_went(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "moved.db")
+    db = SQLiteDatabase(path)
+    old, new, other = new_id(), new_id(), new_id()
+    assert await db.create(old, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
+    assert await sqlite_renew(db, old, new) is True
+    before = sqlite_tables(path)
+    for call in (
+        db.commit(old, [Op("set", "a", "2")], 5.0, None, None),
+        db.touch(old, 5.0, None),
+        db.rename(old, other),
+        db.destroy(old),
+    ):
+        with pytest.raises(SessionMoved) as info:
+            await call
+        assert open_successor(old, info.value.successor) == new
+    assert sqlite_tables(path) == before  # nothing written
+    assert await db.exists(old) and await db.exists(new) and not await db.exists(other)
+    # The old id is taken: no new session there, no session moved onto it.
+    assert not await db.create(old, Record({}, frozenset(), {}, 1.0, 1.0, None, None))
+    assert await db.create(other, Record({}, frozenset(), {}, 1.0, 1.0, None, None))
+    assert await db.rename(other, old) is False
+    assert await sqlite_renew(db, other, old) is False
+    again = await sqlite_renew(db, old, new_id())
+    assert isinstance(again, str) and open_successor(old, again) == new
+    with pytest.raises(SessionInterrupted):
+        await sqlite_renew(db, new_id(), new_id())
+    # A rename kills the old id at once: no alias of its own.
+    renamed = new_id()
+    assert await db.rename(new, renamed) is True
+    assert len(sqlite_tables(path)["tornsess_aliases"]) == 1
+    assert await db.load(new) is None and await db.load(old) is None
+    await db.destroy_all()
+    assert sqlite_tables(path)["tornsess_aliases"] == [] and not await db.exists(old)
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_sqlite_an_old_id_is_unknown_after_its_grace_window(tmp_path: Path) -> None:
+    path = str(tmp_path / "grace.db")
+    db = SQLiteDatabase(path)
+    old, new = new_id(), new_id()
+    assert await db.create(old, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
+    assert await sqlite_renew(db, old, new, grace=0.3) is True
+    loaded = await db.load(old)
+    assert loaded is not None and loaded.successor is not None
+    await asyncio.sleep(0.5)
+    assert await db.load(old) is None and not await db.exists(old)
+    with pytest.raises(SessionInterrupted):
+        await db.commit(old, [Op("set", "a", "2")], 5.0, None, None)
+    assert not await db.touch(old, 5.0, None) and not await db.destroy(old)
+    assert len(sqlite_tables(path)["tornsess_aliases"]) == 1
+    await db.sweep()
+    assert sqlite_tables(path)["tornsess_aliases"] == []
+    assert await sqlite_renew(db, new, new_id(), grace=-1) is True
+    assert sqlite_tables(path)["tornsess_aliases"] == []
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_sqlite_concurrent_renewals_on_two_stores_end_on_one_id(tmp_path: Path) -> None:
+    path = str(tmp_path / "race.db")
+    first, second = SQLiteDatabase(path), SQLiteDatabase(path)
+    for _ in range(5):
+        old = new_id()
+        assert await first.create(old, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
+        await first.index_add("tag", f"tag~{old[:8]}", old, None)
+        # Both renewals wait for the write lock a third connection holds,
+        # then race for it when it lets go.
+        with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            ids = [new_id(), new_id()]
+            racing = [
+                asyncio.ensure_future(sqlite_renew(db, old, new))
+                for db, new in zip((first, second), ids, strict=True)
+            ]
+            await asyncio.sleep(0.3)
+            assert not any(task.done() for task in racing)
+            holder.execute("COMMIT")
+        results = await asyncio.gather(*racing)
+        assert results.count(True) == 1
+        winner = ids[results.index(True)]
+        loser = results[1 - results.index(True)]
+        assert isinstance(loser, str) and open_successor(old, loser) == winner
+        tables = sqlite_tables(path)
+        assert [row[0] for row in tables["tornsess_sessions"]] == [store_key(winner)]
+        assert [row[:2] for row in tables["tornsess_aliases"]] == [
+            (store_key(old), store_key(winner))
+        ]
+        assert [row[2] for row in tables["tornsess_users"]] == [store_key(winner)]
+        await first.destroy_all()
+    await first.close()
+    await second.close()
+
+
+@pytest.mark.gen_test
+async def test_sqlite_rows_of_the_previous_release_count_from_their_creation(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "old.db")
+    db = SQLiteDatabase(path)
+    sid = new_id()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO tornsess_sessions (key, created, accessed, data) VALUES (?, 5, 6, ?)",
+            (store_key(sid), '{"v":{"a":"1"},"i":[],"f":{}}'),
+        )
+    loaded = await db.load(sid)
+    assert loaded is not None and loaded.values == {"a": "1"}
+    assert loaded.created == 5 and loaded.issued == 5
     await db.close()

@@ -31,7 +31,7 @@ except ImportError as _missing:  # pragma: no cover - depends on the install
     ) from _missing
 
 from ..database import Op, Record, Sweeper, apply_ops
-from ..errors import ConfigError, SessionInterrupted, StoreUnavailable
+from ..errors import ConfigError, SessionInterrupted, SessionMoved, StoreUnavailable
 from ..ids import is_valid_id, store_key
 
 __all__ = ["PostgreSQLDatabase", "SCHEMA_VERSION"]
@@ -40,8 +40,9 @@ T = TypeVar("T")
 
 log: logging.Logger = logging.getLogger("tornsess")
 
-SCHEMA_VERSION = 1
-"""The version of the tables this release creates and reads."""
+SCHEMA_VERSION = 2
+"""The version of the tables this release creates and reads (2: when each
+session's id was issued, and renewed sessions' old ids; 1 is upgraded)."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 _SWEEP_BATCH = 1000
@@ -81,6 +82,7 @@ class _Schema:
 
         self.sessions = table("")
         self.users = table("_users")
+        self.aliases = table("_aliases")
         self.version = table("_version")
         # Concurrent creators of the same tables take turns on this lock.
         digest = hashlib.sha256(("tornsess schema " + ".".join(parts)).encode()).digest()
@@ -89,9 +91,11 @@ class _Schema:
             "live": sql.SQL("(expires_at IS NULL OR expires_at > %s)"),
             "sessions": self.sessions,
             "users": self.users,
+            "aliases": self.aliases,
             "version": self.version,
             "expiry": index("_expiry"),
             "users_key": index("_users_key"),
+            "aliases_expiry": index("_aliases_expiry"),
         }
 
         def q(text: str) -> sql.Composed:
@@ -99,6 +103,19 @@ class _Schema:
 
         self.create_version = q("CREATE TABLE IF NOT EXISTS {version} (version integer NOT NULL)")
         self.read_version = q("SELECT max(version) FROM {version}")
+        # A renewed session's old key, for its grace window: the key it
+        # names (no foreign key: a rename of the session must not carry its
+        # old ids along), and the sealed new id.
+        create_aliases = [
+            q(
+                "CREATE TABLE IF NOT EXISTS {aliases} ("
+                " key text PRIMARY KEY,"
+                " target text NOT NULL,"
+                " sealed text NOT NULL,"
+                " expires_at double precision NOT NULL)"
+            ),
+            q("CREATE INDEX IF NOT EXISTS {aliases_expiry} ON {aliases} (expires_at)"),
+        ]
         self.create = [
             q(
                 "CREATE TABLE IF NOT EXISTS {sessions} ("
@@ -108,7 +125,8 @@ class _Schema:
                 " deadline double precision,"
                 " expires_at double precision,"
                 " data text NOT NULL,"
-                " binding text)"
+                " binding text,"
+                " issued double precision)"
             ),
             q(
                 "CREATE INDEX IF NOT EXISTS {expiry} ON {sessions} (expires_at)"
@@ -123,24 +141,48 @@ class _Schema:
                 " PRIMARY KEY (tag, handle))"
             ),
             q("CREATE INDEX IF NOT EXISTS {users_key} ON {users} (key)"),
+            *create_aliases,
             q("INSERT INTO {version} (version) VALUES (%s)"),
         ]
+        # From each older version to this one (run under the advisory lock,
+        # the version read again first); the last statement sets the version.
+        self.upgrade: dict[int, list[sql.Composed]] = {
+            1: [
+                q("ALTER TABLE {sessions} ADD COLUMN issued double precision"),
+                *create_aliases,
+                q("UPDATE {version} SET version = %s"),
+            ],
+        }
         # Expired rows too: the load that finds one deletes and reports it.
+        # Through an alias, the live session it names, with the sealed text.
         self.load = q(
-            "SELECT created, accessed, deadline, expires_at, data, binding"
+            "SELECT created, accessed, deadline, expires_at, data, binding, issued, NULL"
             " FROM {sessions} WHERE key = %s"
+            " UNION ALL"
+            " SELECT s.created, s.accessed, s.deadline, s.expires_at, s.data, s.binding,"
+            " s.issued, a.sealed FROM {aliases} a JOIN {sessions} s ON s.key = a.target"
+            " WHERE a.key = %s AND a.expires_at > %s"
+            " AND (s.expires_at IS NULL OR s.expires_at > %s)"
+        )
+        self.moved = q("SELECT sealed FROM {aliases} WHERE key = %s AND expires_at > %s")
+        self.taken = q(
+            "SELECT 1 FROM {sessions} WHERE key = %s AND {live}"
+            " UNION ALL SELECT 1 FROM {aliases} WHERE key = %s AND expires_at > %s"
         )
         self.delete_expired = q(
             "DELETE FROM {sessions} WHERE key = %s AND expires_at IS NOT NULL AND expires_at <= %s"
         )
+        # Not over a renewed session's old key in its grace window either.
         self.insert = q(
             "INSERT INTO {sessions} AS s"
-            " (key, created, accessed, deadline, expires_at, data, binding)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " (key, created, accessed, deadline, expires_at, data, binding, issued)"
+            " SELECT %s, %s::float8, %s::float8, %s::float8, %s::float8, %s::text,"
+            " %s::text, %s::float8"
+            " WHERE NOT EXISTS (SELECT 1 FROM {aliases} WHERE key = %s AND expires_at > %s)"
             " ON CONFLICT (key) DO UPDATE SET created = excluded.created,"
             " accessed = excluded.accessed, deadline = excluded.deadline,"
             " expires_at = excluded.expires_at, data = excluded.data,"
-            " binding = excluded.binding"
+            " binding = excluded.binding, issued = excluded.issued"
             " WHERE s.expires_at IS NOT NULL AND s.expires_at <= %s"
         )
         self.lock_row = q(
@@ -157,8 +199,20 @@ class _Schema:
         self.touch = q(
             "UPDATE {sessions} SET accessed = %s, expires_at = %s WHERE key = %s AND {live}"
         )
-        self.rename = q("UPDATE {sessions} SET key = %s WHERE key = %s AND {live}")
+        self.rename = q(
+            "UPDATE {sessions} SET key = %s, issued = %s WHERE key = %s AND {live}"
+            " AND NOT EXISTS (SELECT 1 FROM {aliases} WHERE key = %s AND expires_at > %s)"
+        )
         self.exists = q("SELECT 1 FROM {sessions} WHERE key = %s AND {live}")
+        # A renewal: the old row locked, the new key checked, then the move
+        # (the user index follows: ON UPDATE CASCADE) and the alias.
+        self.lock_old = q("SELECT 1 FROM {sessions} WHERE key = %s AND {live} FOR UPDATE")
+        self.renew = q("UPDATE {sessions} SET key = %s, issued = %s WHERE key = %s")
+        self.add_alias = q(
+            "INSERT INTO {aliases} (key, target, sealed, expires_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET"
+            " target = excluded.target, sealed = excluded.sealed, expires_at = excluded.expires_at"
+        )
         self.delete = q("DELETE FROM {sessions} WHERE key = %s")
         self.destroy = q(
             "DELETE FROM {sessions} WHERE key = %s RETURNING expires_at IS NULL OR expires_at > %s"
@@ -166,10 +220,15 @@ class _Schema:
         self.count = q("SELECT count(*) FROM {sessions} WHERE {live}")
         self.delete_users = q("DELETE FROM {users}")
         self.delete_sessions = q("DELETE FROM {sessions}")
+        self.delete_aliases = q("DELETE FROM {aliases}")
         self.sweep = q(
             "DELETE FROM {sessions} WHERE key IN (SELECT key FROM {sessions}"
             " WHERE expires_at IS NOT NULL AND expires_at <= %s"
             " ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+        )
+        self.sweep_aliases = q(
+            "DELETE FROM {aliases} WHERE key IN (SELECT key FROM {aliases}"
+            " WHERE expires_at <= %s ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
         )
         self.index_add = q(
             "INSERT INTO {users} (tag, handle, key) VALUES (%s, %s, %s)"
@@ -178,7 +237,7 @@ class _Schema:
         self.index_remove = q("DELETE FROM {users} WHERE tag = %s AND handle = %s")
         self.index_sessions = q(
             "SELECT u.handle, u.key, s.created, s.accessed, s.deadline, s.expires_at,"
-            " s.data, s.binding FROM {users} u JOIN {sessions} s ON s.key = u.key"
+            " s.data, s.binding, s.issued, NULL FROM {users} u JOIN {sessions} s ON s.key = u.key"
             " WHERE u.tag = %s AND (s.expires_at IS NULL OR s.expires_at > %s)"
         )
         self.prune = q("DELETE FROM {sessions} WHERE key = ANY(%s)")
@@ -240,9 +299,12 @@ def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str]]:
 
 def _record(row: Sequence[Any]) -> Record:
     """The Record of ``created, accessed, deadline, expires_at, data,
-    binding``. :raises _Unreadable: a row this store did not write."""
-    created, accessed, deadline, expires_at, data, binding = row
-    for value in (created, accessed, deadline, expires_at):
+    binding, issued, successor`` (``issued`` NULL: the creation).
+
+    :raises _Unreadable: a row this store did not write.
+    """
+    created, accessed, deadline, expires_at, data, binding, issued, successor = row
+    for value in (created, accessed, deadline, expires_at, issued):
         if value is not None and not math.isfinite(value):
             raise _Unreadable("a time is not a finite number")
     if created is None or accessed is None:
@@ -257,7 +319,18 @@ def _record(row: Sequence[Any]) -> Record:
         deadline,
         expires_at,
         binding if isinstance(binding, str) and binding else None,
+        issued,
+        successor,
     )
+
+
+async def _moved(conn: Connection, schema: _Schema, key: str, now: float) -> str | None:
+    """The sealed successor if *key* is a renewed session's old key in its
+    grace window (one ``SELECT``), else ``None``."""
+    cur = conn.cursor(row_factory=tuple_row)
+    await cur.execute(schema.moved, (key, now))
+    row = await cur.fetchone()
+    return row[0] if row is not None and isinstance(row[0], str) else None
 
 
 def _abort(conn: Connection) -> None:
@@ -422,13 +495,17 @@ class PostgreSQLDatabase:
     per session, keyed by :func:`tornsess.ids.store_key` (a SHA-256 of the
     id; the id itself is never stored): its times, its values, immutable
     keys and flashes as JSON text (JSON escapes the NUL that a PostgreSQL
-    text cannot hold), and the login binding in a column of its own.
+    text cannot hold), the login binding in a column of its own, and when
+    its id was issued (``issued``; NULL: at its creation).
     ``<table>_users`` is the user index (tag, handle -> key; its rows go
-    with their session's), and ``<table>_version`` holds the schema version.
-    The store creates them on first use (or in :meth:`setup`), under a
-    transaction-level advisory lock, so processes that start at once take
-    turns. It refuses a newer schema version than it knows with
-    :class:`tornsess.ConfigError`.
+    with their session's), ``<table>_aliases`` holds renewed sessions' old
+    keys for their grace window (the new key and the sealed new id; swept
+    with the expired sessions), and ``<table>_version`` holds the schema
+    version. The store creates them on first use (or in :meth:`setup`), or
+    upgrades tables of an older version (:data:`SCHEMA_VERSION`; that needs
+    the right to alter them), under a transaction-level advisory lock, so
+    processes that start at once take turns. It refuses a newer schema
+    version than it knows with :class:`tornsess.ConfigError`.
 
     **Round trips.** A load is one ``SELECT``; a commit is one transaction
     in two round trips (``BEGIN`` and ``SELECT ... FOR UPDATE`` pipelined,
@@ -437,8 +514,13 @@ class PostgreSQLDatabase:
     session take turns on its row, so changes to different keys both
     survive and increments add up, and a session deleted meanwhile is not
     brought back. A commit without operations, an idle refresh, a create,
-    a rename and a destroy are one statement each. Every value is bound as
-    a parameter; table names are quoted identifiers.
+    a rename and a destroy are one statement each. The load of a renewed
+    session's old id is the same one ``SELECT`` (its ``UNION ALL`` reads
+    the aliases); a commit, refresh, rename or destroy of one finds that it
+    names no session, then reads the alias (one more ``SELECT``, only then),
+    and raises :class:`tornsess.errors.SessionMoved`. A renewal is one
+    transaction in two round trips, which locks the old row first. Every
+    value is bound as a parameter; table names are quoted identifiers.
 
     **Expiry.** Expired rows are never loaded: a load that finds one deletes
     it and reports it to ``on_destroy`` (with the id the request gave). A
@@ -607,10 +689,11 @@ class PostgreSQLDatabase:
     # -- the schema ---------------------------------------------------------------
 
     async def _prepare(self, conn: Connection) -> None:
-        """Check the tables' version; create them if they are missing, in
-        one transaction under an advisory lock (another process doing the
-        same waits for it, then finds them). Tables that are there need no
-        right to create any.
+        """Check the tables' version; create them if they are missing, or
+        upgrade them from an older version, in one transaction under an
+        advisory lock (another process doing the same waits for it, then
+        finds them done). Tables of this version need no right to create
+        or alter any.
 
         :raises tornsess.ConfigError: the tables are of a newer version.
         """
@@ -622,11 +705,11 @@ class PostgreSQLDatabase:
             version = row[0] if row is not None else None
         except psycopg.errors.UndefinedTable:
             version = None
-        if version is None:
+        if version is None or version < SCHEMA_VERSION:
             await cur.execute("BEGIN")
             await cur.execute("SELECT pg_advisory_xact_lock(%s)", (schema.lock_key,))
             await cur.execute(schema.create_version)
-            await cur.execute(schema.read_version)
+            await cur.execute(schema.read_version)  # again, now that it is our turn
             row = await cur.fetchone()
             version = row[0] if row is not None else None
             if version is None:
@@ -634,12 +717,28 @@ class PostgreSQLDatabase:
                     await cur.execute(statement)
                 await cur.execute(schema.create[-1], (SCHEMA_VERSION,))
                 version = SCHEMA_VERSION
+            elif version in schema.upgrade:
+                statements = schema.upgrade[version]
+                for statement in statements[:-1]:
+                    await cur.execute(statement)
+                await cur.execute(statements[-1], (SCHEMA_VERSION,))
+                log.info(
+                    "tornsess: upgraded the PostgreSQL tables of %r from schema version %d to %d",
+                    self.table,
+                    version,
+                    SCHEMA_VERSION,
+                )
+                version = SCHEMA_VERSION
             await cur.execute("COMMIT")
         if version > SCHEMA_VERSION:
             raise ConfigError(
                 "table",
                 f"{self.table!r} has schema version {version}, newer than this "
                 f"release of tornsess knows ({SCHEMA_VERSION}): upgrade tornsess",
+            )
+        if version != SCHEMA_VERSION:
+            raise ConfigError(
+                "table", f"{self.table!r} has schema version {version}, which cannot be upgraded"
             )
         self._ready = True
 
@@ -670,7 +769,9 @@ class PostgreSQLDatabase:
         """The session (one ``SELECT``), or ``None``: missing or expired. An
         expired row is deleted, and reported to the expire listener with the
         id this call was given (the store keeps none); an unreadable row is
-        deleted, logged, and counts as missing.
+        deleted, logged, and counts as missing. For a renewed session's old
+        id in its grace window (the same ``SELECT``), the renewed session
+        with :attr:`~tornsess.database.Record.successor` set.
 
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
@@ -681,10 +782,17 @@ class PostgreSQLDatabase:
 
         async def work(conn: Connection) -> Record | bool:
             cur = conn.cursor(row_factory=tuple_row)
-            await cur.execute(schema.load, (key,))
-            row = await cur.fetchone()
-            if row is None:
+            await cur.execute(schema.load, (key, key, now, now))
+            found = await cur.fetchall()
+            if not found:
                 return False
+            # A session's own row before an alias's (the key is never both).
+            row = found[0] if len(found) == 1 or found[0][7] is None else found[1]
+            if row[7] is not None:
+                try:
+                    return _record(row)
+                except _Unreadable:
+                    return False  # the renewed session's own load deletes it
             expires_at = row[3]
             if expires_at is not None and expires_at <= now:
                 # Reported once: by whoever deletes the row.
@@ -706,7 +814,8 @@ class PostgreSQLDatabase:
 
     async def create(self, session_id: str, record: Record) -> bool:
         """Insert a new session (replacing an expired row of the same key);
-        ``False``, and nothing written, if a live session has the id.
+        ``False``, and nothing written, if a live session has the id, or a
+        renewed session's old id in its grace window.
 
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
@@ -721,6 +830,9 @@ class PostgreSQLDatabase:
             record.expires_at,
             _pack(record.values, record.immutable, record.flashes),
             record.binding,
+            record.issued,
+            key,
+            now,
             now,
         )
         schema = self._schema
@@ -745,6 +857,9 @@ class PostgreSQLDatabase:
 
         :raises tornsess.SessionInterrupted: no live session has the id, or
             its row was unreadable (it is deleted); nothing is written.
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id in its grace window (nothing is written; found by one more
+            ``SELECT`` when no session row matched).
         :raises tornsess.ImmutableEntry: an operation touches an immutable
             key (nothing is written).
         :raises TypeError: an increment of a value that is not a number
@@ -756,13 +871,13 @@ class PostgreSQLDatabase:
         key, now = store_key(session_id), time.time()
         schema = self._schema
 
-        async def times_only(conn: Connection) -> bool:
+        async def times_only(conn: Connection) -> bool | str:
             cur = await conn.execute(
                 schema.update_times, (accessed, deadline, expires_at, key, now)
             )
-            return cur.rowcount == 1
+            return cur.rowcount == 1 or await _moved(conn, schema, key, now) or False
 
-        async def work(conn: Connection) -> bool:
+        async def work(conn: Connection) -> bool | str:
             cur = conn.cursor(row_factory=tuple_row)
             async with conn.pipeline():
                 await cur.execute("BEGIN")
@@ -770,7 +885,7 @@ class PostgreSQLDatabase:
                 row = await cur.fetchone()
                 if row is None:
                     await cur.execute("ROLLBACK")
-                    return False
+                    return await _moved(conn, schema, key, now) or False
                 try:
                     values, immutable, flashes = _unpack(row[0])
                 except _Unreadable as exc:
@@ -787,13 +902,18 @@ class PostgreSQLDatabase:
                 await cur.execute("COMMIT")
             return True
 
-        if not await self._call(work if ops else times_only):
+        done = await self._call(work if ops else times_only)
+        if done is not True:
+            if done:
+                raise SessionMoved(done)
             raise SessionInterrupted("the session was destroyed or expired")
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         """Set the access and expiry times (one ``UPDATE``); ``False`` if the
         session is gone.
 
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id in its grace window (nothing is written).
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
         if not is_valid_id(session_id):
@@ -801,15 +921,67 @@ class PostgreSQLDatabase:
         key, now = store_key(session_id), time.time()
         schema = self._schema
 
-        async def work(conn: Connection) -> bool:
+        async def work(conn: Connection) -> bool | str:
             cur = await conn.execute(schema.touch, (accessed, expires_at, key, now))
-            return cur.rowcount == 1
+            return cur.rowcount == 1 or await _moved(conn, schema, key, now) or False
 
-        return await self._call(work)
+        touched = await self._call(work)
+        if isinstance(touched, str):
+            raise SessionMoved(touched)
+        return touched
 
-    async def rename(self, old_id: str, new_id: str) -> bool:
-        """Move the session to *new_id* in one ``UPDATE`` of its key (its
-        user-index entries follow); ``False`` if *new_id* is taken.
+    async def rename(self, old_id: str, new_id: str, issued: float | None = None) -> bool:
+        """Move the session to *new_id*, its id issued at *issued* (``None``:
+        now), in one ``UPDATE`` of its key (its user-index entries follow);
+        the old id is dead at once. ``False`` if *new_id* is taken (by a
+        session, or a renewed session's old id in its grace window).
+
+        :raises tornsess.SessionInterrupted: no live session has *old_id*.
+        :raises tornsess.errors.SessionMoved: *old_id* is a renewed session's
+            old id in its grace window (nothing is written).
+        :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
+        """
+        if not is_valid_id(old_id) or not is_valid_id(new_id):
+            raise SessionInterrupted("not a session id")
+        old, new, now = store_key(old_id), store_key(new_id), time.time()
+        issued = now if issued is None else issued
+        schema = self._schema
+
+        async def work(conn: Connection) -> bool | str | None:
+            try:
+                cur = await conn.execute(schema.rename, (new, issued, old, now, new, now))
+            except psycopg.errors.UniqueViolation:
+                return False
+            if cur.rowcount == 1:
+                return True
+            # Nothing moved: why (a rare path, which may take more queries).
+            moved = await _moved(conn, schema, old, now)
+            if moved is not None:
+                return moved
+            cur = await conn.execute(schema.exists, (old, now))
+            return False if await cur.fetchone() is not None else None
+
+        renamed = await self._call(work)
+        if renamed is None:
+            raise SessionInterrupted("the session was destroyed or expired")
+        if isinstance(renamed, str):
+            raise SessionMoved(renamed)
+        return renamed
+
+    async def renew(
+        self, old_id: str, new_id: str, sealed: str, issued: float, grace_until: float
+    ) -> bool | str:
+        """Move the session to *new_id* (its id issued at *issued*; its
+        user-index entries follow) and keep *old_id*'s key until
+        *grace_until* as an alias holding *sealed* (none if that is past),
+        in one transaction. The old row is locked first (``SELECT ... FOR
+        UPDATE``), so concurrent renewals of one session take turns: the
+        later one finds the row moved and returns the alias the first one
+        left, and both requests end on one id.
+
+        Returns ``True`` when renewed; ``False`` (nothing written) if
+        *new_id* is taken; the alias's sealed text (nothing written) if
+        *old_id* was renewed already.
 
         :raises tornsess.SessionInterrupted: no live session has *old_id*.
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
@@ -819,20 +991,39 @@ class PostgreSQLDatabase:
         old, new, now = store_key(old_id), store_key(new_id), time.time()
         schema = self._schema
 
-        async def work(conn: Connection) -> bool | None:
+        async def work(conn: Connection) -> bool | str | None:
+            cur = conn.cursor(row_factory=tuple_row)
+            taken = conn.cursor(row_factory=tuple_row)
             try:
-                cur = await conn.execute(schema.rename, (new, old, now))
+                async with conn.pipeline():
+                    await cur.execute("BEGIN")
+                    # Waits for a concurrent renewal; finds nothing if it moved the row.
+                    await cur.execute(schema.lock_old, (old, now))
+                    await taken.execute(schema.taken, (new, now, new, now))
+                    if await cur.fetchone() is None:
+                        await cur.execute("ROLLBACK")
+                        # A statement of its own: it sees what that renewal committed.
+                        return await _moved(conn, schema, old, now)
+                    if await taken.fetchone() is not None:
+                        await cur.execute("ROLLBACK")
+                        return False
+                    await cur.execute(schema.delete_expired, (new, now))
+                    await cur.execute(schema.renew, (new, issued, old))
+                    if grace_until > now:
+                        await cur.execute(schema.add_alias, (old, new, sealed, grace_until))
+                    await cur.execute("COMMIT")
             except psycopg.errors.UniqueViolation:
-                return False
-            return True if cur.rowcount == 1 else None
+                return False  # the new key was taken meanwhile (rolled back)
+            return True
 
-        renamed = await self._call(work)
-        if renamed is None:
+        renewed = await self._call(work)
+        if renewed is None:
             raise SessionInterrupted("the session was destroyed or expired")
-        return renamed
+        return renewed
 
     async def exists(self, session_id: str) -> bool:
-        """Whether a live session has this id.
+        """Whether a live session has this id, or a renewed session's old id
+        in its grace window.
 
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
@@ -842,7 +1033,7 @@ class PostgreSQLDatabase:
         schema = self._schema
 
         async def work(conn: Connection) -> bool:
-            cur = await conn.execute(schema.exists, (key, now))
+            cur = await conn.execute(schema.taken, (key, now, key, now))
             return await cur.fetchone() is not None
 
         return await self._call(work)
@@ -851,6 +1042,8 @@ class PostgreSQLDatabase:
         """Delete the session and its user-index entries; ``True`` if it
         was live.
 
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id in its grace window (nothing is written).
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
         if not is_valid_id(session_id):
@@ -858,17 +1051,23 @@ class PostgreSQLDatabase:
         key, now = store_key(session_id), time.time()
         schema = self._schema
 
-        async def work(conn: Connection) -> bool:
+        async def work(conn: Connection) -> bool | str:
             cur = conn.cursor(row_factory=tuple_row)
             await cur.execute(schema.destroy, (key, now))
             row = await cur.fetchone()
-            return row is not None and bool(row[0])
+            if row is None:
+                return await _moved(conn, schema, key, now) or False
+            return bool(row[0])
 
-        return await self._call(work)
+        destroyed = await self._call(work)
+        if isinstance(destroyed, str):
+            raise SessionMoved(destroyed)
+        return destroyed
 
     async def destroy_all(self) -> list[str]:
-        """Delete every session and index entry of this store's tables, in
-        one transaction; returns ``[]`` (the store keeps no ids).
+        """Delete every session, index entry and renewed session's old id of
+        this store's tables, in one transaction; returns ``[]`` (the store
+        keeps no ids).
 
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
@@ -879,6 +1078,7 @@ class PostgreSQLDatabase:
                 await conn.execute("BEGIN")
                 await conn.execute(schema.delete_users)
                 await conn.execute(schema.delete_sessions)
+                await conn.execute(schema.delete_aliases)
                 await conn.execute("COMMIT")
 
         await self._call(work)
@@ -903,7 +1103,8 @@ class PostgreSQLDatabase:
 
     async def sweep(self) -> int:
         """Delete the expired rows now (in batches, skipping rows another
-        process is sweeping), with their index entries; return how many.
+        process is sweeping), with their index entries, then the renewed
+        sessions' old ids past their grace window; return how many sessions.
 
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
@@ -919,6 +1120,15 @@ class PostgreSQLDatabase:
             count = await self._call(work)
             total += count
             if count < _SWEEP_BATCH:
+                break
+        while True:
+            now = time.time()
+
+            async def aliases(conn: Connection, now: float = now) -> int:
+                cur = await conn.execute(schema.sweep_aliases, (now, _SWEEP_BATCH))
+                return cur.rowcount
+
+            if await self._call(aliases) < _SWEEP_BATCH:
                 return total
 
     # -- the user index -------------------------------------------------------------

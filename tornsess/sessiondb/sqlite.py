@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import queue
 import sqlite3
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..database import Op, Record, Sweeper, apply_ops
-from ..errors import ConfigError, SessionInterrupted, StoreUnavailable
+from ..errors import ConfigError, SessionInterrupted, SessionMoved, StoreUnavailable
 from ..ids import is_valid_id, store_key
 
 __all__ = ["SQLiteDatabase"]
@@ -42,16 +43,32 @@ CREATE TABLE IF NOT EXISTS tornsess_users (
 );
 CREATE INDEX IF NOT EXISTS tornsess_users_tag ON tornsess_users (tag);
 CREATE INDEX IF NOT EXISTS tornsess_users_key ON tornsess_users (key);
+CREATE TABLE IF NOT EXISTS tornsess_aliases (
+    key TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    sealed TEXT NOT NULL,
+    until REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tornsess_aliases_until ON tornsess_aliases (until);
 """
 
+# A renewed session's old key in its grace window: its sealed successor.
+_ALIAS = "SELECT sealed FROM tornsess_aliases WHERE key = ? AND until > ?"
 
-def _pack(values: Any, immutable: Any, flashes: Any, binding: str | None) -> str:
-    """A row's data: its values, immutable keys, flashes and login binding
-    (``"b"``, a part of its own, never among the values) as compact JSON
-    (the values, flashes and binding are :mod:`tornsess.codec` text already)."""
+
+def _pack(
+    values: Any, immutable: Any, flashes: Any, binding: str | None, issued: float | None
+) -> str:
+    """A row's data: its values, immutable keys, flashes, login binding
+    (``"b"``, a part of its own, never among the values) and when its id was
+    issued (``"t"``; a row written before renewal existed has none: its
+    creation) as compact JSON (the values, flashes and binding are
+    :mod:`tornsess.codec` text already)."""
     data: dict[str, Any] = {"v": dict(values), "i": sorted(immutable), "f": dict(flashes)}
     if binding is not None:
         data["b"] = binding
+    if issued is not None:
+        data["t"] = issued
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -75,10 +92,12 @@ def _entries(loaded: object, field: str) -> dict[str, str]:
     return entries
 
 
-def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str], str | None]:
-    """A row's values, immutable keys, flashes and binding. JSON is the only
-    format ever parsed (never pickle): anything else raises
-    :class:`_Unreadable`."""
+def _unpack(
+    data: object,
+) -> tuple[dict[str, str], set[str], dict[str, str], str | None, float | None]:
+    """A row's values, immutable keys, flashes, binding and issue time
+    (``None``: not recorded). JSON is the only format ever parsed (never
+    pickle): anything else raises :class:`_Unreadable`."""
     if not isinstance(data, str):
         raise _Unreadable(f"data is {type(data).__name__}, not JSON text")
     try:
@@ -91,21 +110,38 @@ def _unpack(data: object) -> tuple[dict[str, str], set[str], dict[str, str], str
     if not isinstance(immutable, list):
         raise _Unreadable("'i' is not a list")
     binding = loaded.get("b")
+    issued = loaded.get("t")
+    if issued is not None and (type(issued) not in (int, float) or not math.isfinite(issued)):
+        raise _Unreadable("'t' is not a time")
     return (
         _entries(loaded.get("v"), "value"),
         {name for name in immutable if isinstance(name, str)},
         _entries(loaded.get("f", {}), "flash"),
         binding if isinstance(binding, str) else None,
+        issued,
     )
 
 
-def _record(times: tuple[float, float, float | None, float | None], data: object) -> Record:
+def _record(
+    times: tuple[float, float, float | None, float | None],
+    data: object,
+    successor: str | None = None,
+) -> Record:
     """A row's Record from its checked times and its data (``_Unreadable``
-    if the data cannot be read)."""
+    if the data cannot be read); *successor* for a load through an alias."""
     created, accessed, deadline, expires_at = times
-    values, immutable, flashes, binding = _unpack(data)
+    values, immutable, flashes, binding, issued = _unpack(data)
     return Record(
-        values, frozenset(immutable), flashes, created, accessed, deadline, expires_at, binding
+        values,
+        frozenset(immutable),
+        flashes,
+        created,
+        accessed,
+        deadline,
+        expires_at,
+        binding,
+        issued,
+        successor,
     )
 
 
@@ -118,6 +154,43 @@ def _times(row: Sequence[Any]) -> tuple[float, float, float | None, float | None
         if value is not None and type(value) not in (int, float):
             raise _Unreadable("a time is not a number")
     return created, accessed, deadline, expires_at
+
+
+def _moved(conn: sqlite3.Connection, key: str, now: float) -> str | None:
+    """The sealed successor if *key* is a renewed session's old key in its
+    grace window, else ``None``."""
+    row = conn.execute(_ALIAS, (key, now)).fetchone()
+    return row[0] if row is not None and isinstance(row[0], str) else None
+
+
+def _taken(conn: sqlite3.Connection, key: str, now: float) -> bool:
+    """Whether a live session, or a renewed session's old id in its grace
+    window, has *key*."""
+    row = conn.execute(
+        "SELECT 1 FROM tornsess_sessions WHERE key = ? AND "
+        "(expires_at IS NULL OR expires_at > ?) "
+        "UNION ALL SELECT 1 FROM tornsess_aliases WHERE key = ? AND until > ?",
+        (key, now, key, now),
+    ).fetchone()
+    return row is not None
+
+
+def _load_alias(conn: sqlite3.Connection, key: str, now: float) -> Record | None:
+    """The renewed session whose old key (in its grace window) is *key*,
+    with its sealed successor; ``None`` if there is none, or it is gone,
+    expired or unreadable (left to its own load, or the sweep)."""
+    row = conn.execute(
+        "SELECT s.created, s.accessed, s.deadline, s.expires_at, s.data, a.sealed "
+        "FROM tornsess_aliases a JOIN tornsess_sessions s ON s.key = a.target "
+        "WHERE a.key = ? AND a.until > ? AND (s.expires_at IS NULL OR s.expires_at > ?)",
+        (key, now, now),
+    ).fetchone()
+    if row is None or not isinstance(row[5], str):
+        return None
+    try:
+        return _record(_times(row[:4]), row[4], row[5])
+    except _Unreadable:
+        return None
 
 
 class _Worker:
@@ -214,6 +287,13 @@ class SQLiteDatabase:
     itself is kept in a column too, only so that expirations found by the
     sweep can be given to ``on_destroy`` callbacks (without it, sweeps
     report nothing); keep the file private then.
+
+    It renews ids (:class:`tornsess.database.Renewable`): a renewal moves
+    the row to the new id's key in one transaction, and keeps the old key
+    for the grace window in ``tornsess_aliases`` (old key, new key, the
+    sealed new id, the end of the window; swept with the expired sessions).
+    When an id was issued is kept in the row's data (``"t"``; rows written
+    before renewal existed have none, and count from their creation).
     """
 
     def __init__(self, path: str, *, sweep_interval: float = 60.0, keep_ids: bool = False) -> None:
@@ -295,7 +375,10 @@ class SQLiteDatabase:
     async def load(self, session_id: str) -> Record | None:
         """The session, or ``None`` if it does not exist or has expired (an
         expired row is deleted and reported); an unreadable row is deleted
-        and logged, and counts as absent.
+        and logged, and counts as absent. For a renewed session's old id in
+        its grace window, the renewed session with
+        :attr:`~tornsess.database.Record.successor` set (a second query, made
+        only when no session has the id).
 
         :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
         """
@@ -310,7 +393,7 @@ class SQLiteDatabase:
                 (key,),
             ).fetchone()
             if row is None:
-                return None
+                return _load_alias(conn, key, now)
             try:
                 times = _times(row[:4])
                 if times[3] is not None and times[3] <= now:
@@ -337,14 +420,15 @@ class SQLiteDatabase:
 
     async def create(self, session_id: str, record: Record) -> bool:
         """Insert a new session; ``False`` (and nothing written) if a live
-        session has the id.
+        session has the id, or a renewed session's old id in its grace window.
 
         :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
         """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
-        data = _pack(record.values, record.immutable, record.flashes, record.binding)
+        issued = record.issued if record.issued != record.created else None  # absent: created
+        data = _pack(record.values, record.immutable, record.flashes, record.binding, issued)
         sid = session_id if self.keep_ids else None
 
         def work(conn: sqlite3.Connection) -> bool:
@@ -352,10 +436,12 @@ class SQLiteDatabase:
             conn.execute(
                 "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?", (key, now)
             )
+            # Not over a renewed session's old id in its grace window either.
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO tornsess_sessions "
                 "(key, sid, created, accessed, deadline, expires_at, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM tornsess_aliases WHERE key = ? AND until > ?)",
                 (
                     key,
                     sid,
@@ -364,6 +450,8 @@ class SQLiteDatabase:
                     record.deadline,
                     record.expires_at,
                     data,
+                    key,
+                    now,
                 ),
             )
             conn.execute("COMMIT")
@@ -384,6 +472,8 @@ class SQLiteDatabase:
 
         :raises tornsess.SessionInterrupted: no live session has the id
             (nothing is written), or its row was unreadable (it is deleted).
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id in its grace window (nothing is written).
         :raises tornsess.ImmutableEntry: an operation touches an immutable key
             (nothing is written).
         :raises TypeError: an increment of a value that is not a number
@@ -394,7 +484,7 @@ class SQLiteDatabase:
             raise SessionInterrupted("not a session id")
         key, now = store_key(session_id), time.time()
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> bool | str:
             conn.execute("BEGIN IMMEDIATE")
             row = conn.execute(
                 "SELECT data FROM tornsess_sessions WHERE key = ? AND "
@@ -402,10 +492,11 @@ class SQLiteDatabase:
                 (key, now),
             ).fetchone()
             if row is None:
+                moved = _moved(conn, key, now)
                 conn.execute("ROLLBACK")
-                return False
+                return moved or False
             try:
-                values, immutable, flashes, binding = _unpack(row[0])
+                values, immutable, flashes, binding, issued = _unpack(row[0])
             except _Unreadable:
                 conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
                 conn.execute("COMMIT")
@@ -414,70 +505,142 @@ class SQLiteDatabase:
             conn.execute(
                 "UPDATE tornsess_sessions SET data = ?, accessed = ?, deadline = ?, "
                 "expires_at = ? WHERE key = ?",
-                (_pack(values, immutable, flashes, binding), accessed, deadline, expires_at, key),
+                (
+                    _pack(values, immutable, flashes, binding, issued),
+                    accessed,
+                    deadline,
+                    expires_at,
+                    key,
+                ),
             )
             conn.execute("COMMIT")
             return True
 
-        if not await self._run(work):
+        done = await self._run(work)
+        if done is not True:
+            if done:
+                raise SessionMoved(done)
             raise SessionInterrupted("the session was destroyed or expired")
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         """Set the access and expiry times; ``False`` if the session is gone.
 
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id in its grace window (nothing is written).
         :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
         """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> bool | str:
             cursor = conn.execute(
                 "UPDATE tornsess_sessions SET accessed = ?, expires_at = ? "
                 "WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
                 (accessed, expires_at, key, now),
             )
-            return cursor.rowcount == 1
+            return cursor.rowcount == 1 or _moved(conn, key, now) or False
 
-        return await self._run(work)
+        touched = await self._run(work)
+        if isinstance(touched, str):
+            raise SessionMoved(touched)
+        return touched
 
-    async def rename(self, old_id: str, new_id: str) -> bool:
+    async def rename(self, old_id: str, new_id: str, issued: float | None = None) -> bool:
         """Move the session (and its user-index entries) to *new_id* in one
-        transaction; ``False`` if *new_id* is taken.
+        transaction, its id issued at *issued* (``None``: now); the old id
+        is dead at once. ``False`` if *new_id* is taken (by a session, or by
+        a renewed session's old id in its grace window).
+
+        :raises tornsess.SessionInterrupted: no live session has *old_id*.
+        :raises tornsess.errors.SessionMoved: *old_id* is a renewed session's
+            old id in its grace window (nothing is written).
+        :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
+        issued = time.time() if issued is None else issued
+        moved = await self._move(old_id, new_id, issued, None)
+        if isinstance(moved, str):
+            raise SessionMoved(moved)
+        return moved
+
+    async def renew(
+        self, old_id: str, new_id: str, sealed: str, issued: float, grace_until: float
+    ) -> bool | str:
+        """Move the session to *new_id* as :meth:`rename` does, and keep
+        *old_id*'s key until *grace_until* as an alias holding *sealed*, in
+        one transaction (none if *grace_until* is past). ``True`` when
+        renewed; ``False`` (nothing written) if *new_id* is taken; the
+        alias's sealed text (nothing written) if *old_id* was renewed
+        already.
 
         :raises tornsess.SessionInterrupted: no live session has *old_id*.
         :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
+        """
+        return await self._move(old_id, new_id, issued, (sealed, grace_until))
+
+    async def _move(
+        self, old_id: str, new_id: str, issued: float, alias: tuple[str, float] | None
+    ) -> bool | str:
+        """Move the session under *old_id* to *new_id*, set when its id was
+        issued, re-point its index entries, and file *alias* (sealed text,
+        end of the window) under the old key, in one transaction. ``True``
+        when moved, ``False`` if *new_id* is taken, the sealed text if
+        *old_id* is an alias (nothing written either way).
+
+        :raises tornsess.SessionInterrupted: no live session has *old_id*
+            (or its row was unreadable: it is deleted).
         """
         if not is_valid_id(old_id) or not is_valid_id(new_id):
             raise SessionInterrupted("not a session id")
         old, new, now = store_key(old_id), store_key(new_id), time.time()
         sid = new_id if self.keep_ids else None
 
-        def work(conn: sqlite3.Connection) -> bool | None:
+        def work(conn: sqlite3.Connection) -> bool | str | None:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(
-                "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?", (new, now)
-            )
-            try:
-                cursor = conn.execute(
-                    "UPDATE tornsess_sessions SET key = ?, sid = ? WHERE key = ? AND "
-                    "(expires_at IS NULL OR expires_at > ?)",
-                    (new, sid, old, now),
-                )
-            except sqlite3.IntegrityError:
+            row = conn.execute(
+                "SELECT data FROM tornsess_sessions WHERE key = ? AND "
+                "(expires_at IS NULL OR expires_at > ?)",
+                (old, now),
+            ).fetchone()
+            if row is None:
+                moved = _moved(conn, old, now)
+                conn.execute("ROLLBACK")
+                return moved
+            if _taken(conn, new, now):
                 conn.execute("ROLLBACK")
                 return False
+            try:
+                values, immutable, flashes, binding, _ = _unpack(row[0])
+            except _Unreadable:
+                conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (old,))
+                conn.execute("DELETE FROM tornsess_users WHERE key = ?", (old,))
+                conn.execute("COMMIT")
+                return None
+            # An expired session under the new key goes, with its entries.
+            conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (new,))
+            conn.execute("DELETE FROM tornsess_users WHERE key = ?", (new,))
+            conn.execute(
+                "UPDATE tornsess_sessions SET key = ?, sid = ?, data = ? WHERE key = ?",
+                (new, sid, _pack(values, immutable, flashes, binding, issued), old),
+            )
             conn.execute("UPDATE tornsess_users SET key = ? WHERE key = ?", (new, old))
+            if alias is not None and alias[1] > now:
+                conn.execute(
+                    "INSERT OR REPLACE INTO tornsess_aliases (key, target, sealed, until) "
+                    "VALUES (?, ?, ?, ?)",
+                    (old, new, *alias),
+                )
             conn.execute("COMMIT")
-            return True if cursor.rowcount == 1 else None
+            return True
 
-        renamed = await self._run(work)
-        if renamed is None:
+        moved = await self._run(work)
+        if moved is None:
             raise SessionInterrupted("the session was destroyed or expired")
-        return renamed
+        return moved
 
     async def exists(self, session_id: str) -> bool:
-        """Whether a live session has this id.
+        """Whether a live session has this id, or a renewed session's old id
+        in its grace window.
 
         :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
         """
@@ -486,14 +649,7 @@ class SQLiteDatabase:
         key, now = store_key(session_id), time.time()
 
         def work(conn: sqlite3.Connection) -> bool:
-            return (
-                conn.execute(
-                    "SELECT 1 FROM tornsess_sessions WHERE key = ? AND "
-                    "(expires_at IS NULL OR expires_at > ?)",
-                    (key, now),
-                ).fetchone()
-                is not None
-            )
+            return _taken(conn, key, now)
 
         return await self._run(work)
 
@@ -501,28 +657,39 @@ class SQLiteDatabase:
         """Delete the session and its user-index entries; ``True`` if it
         was live.
 
+        :raises tornsess.errors.SessionMoved: the id is a renewed session's
+            old id in its grace window (nothing is written).
         :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
         """
         if not is_valid_id(session_id):
             return False
         key, now = store_key(session_id), time.time()
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> bool | str:
             conn.execute("BEGIN IMMEDIATE")
             cursor = conn.execute(
                 "DELETE FROM tornsess_sessions WHERE key = ? AND "
                 "(expires_at IS NULL OR expires_at > ?)",
                 (key, now),
             )
+            if cursor.rowcount != 1:
+                moved = _moved(conn, key, now)
+                if moved is not None:
+                    conn.execute("ROLLBACK")
+                    return moved
             conn.execute("DELETE FROM tornsess_users WHERE key = ?", (key,))
             conn.execute("COMMIT")
             return cursor.rowcount == 1
 
-        return await self._run(work)
+        destroyed = await self._run(work)
+        if isinstance(destroyed, str):
+            raise SessionMoved(destroyed)
+        return destroyed
 
     async def destroy_all(self) -> list[str]:
-        """Delete every session and index entry; return the ids of the live
-        ones that were kept (none with ``keep_ids=False``).
+        """Delete every session, index entry and renewed session's old id;
+        return the ids of the live ones that were kept (none with
+        ``keep_ids=False``).
 
         :raises tornsess.StoreUnavailable: SQLite failed, or the store is closed.
         """
@@ -540,13 +707,15 @@ class SQLiteDatabase:
             ]
             conn.execute("DELETE FROM tornsess_sessions")
             conn.execute("DELETE FROM tornsess_users")
+            conn.execute("DELETE FROM tornsess_aliases")
             conn.execute("COMMIT")
             return ids
 
         return await self._run(work)
 
     async def sweep(self) -> int:
-        """Delete expired rows now and report them; return how many."""
+        """Delete expired rows (and renewed sessions' old ids past their
+        grace window) now and report them; return how many sessions."""
 
         def work(conn: sqlite3.Connection) -> tuple[int, list[str]]:
             now = time.time()
@@ -568,6 +737,7 @@ class SQLiteDatabase:
                 "DELETE FROM tornsess_sessions WHERE expires_at IS NOT NULL AND expires_at <= ?",
                 (now,),
             )
+            conn.execute("DELETE FROM tornsess_aliases WHERE until <= ?", (now,))
             conn.execute("COMMIT")
             return cursor.rowcount, [sid for sid in ids if sid]
 
