@@ -591,7 +591,7 @@ async def test_two_apps_renewing_one_session_at_once_end_on_one_id(
 
 
 @pytest.mark.gen_test
-async def test_one_round_trip_to_load_through_an_old_id(
+async def test_round_trips_to_renew_and_to_load_through_an_old_id(
     postgresql_dsn: str, tmp_path: Path
 ) -> None:
     traced = Traced(postgresql_dsn, tmp_path)
@@ -611,7 +611,9 @@ async def test_one_round_trip_to_load_through_an_old_id(
         loaded = await db.load(sid)
         assert loaded is not None and loaded.values == {"a": "1"}
         assert (loaded.successor is None) == (sid == new)
-        assert await traced.round_trips() == 1
+        # A session's own load is one SELECT; only one that found no session
+        # row reads the aliases, in a second.
+        assert await traced.round_trips() == (1 if sid == new else 2)
     await db.close()
     await traced.close()
 

@@ -158,8 +158,10 @@ class _Schema:
         self.load = q(
             "SELECT created, accessed, deadline, expires_at, data, binding, issued, NULL"
             " FROM {sessions} WHERE key = %s"
-            " UNION ALL"
-            " SELECT s.created, s.accessed, s.deadline, s.expires_at, s.data, s.binding,"
+        )
+        # Only when no session row matched: a renewed session's old key.
+        self.load_alias = q(
+            "SELECT s.created, s.accessed, s.deadline, s.expires_at, s.data, s.binding,"
             " s.issued, a.sealed FROM {aliases} a JOIN {sessions} s ON s.key = a.target"
             " WHERE a.key = %s AND a.expires_at > %s"
             " AND (s.expires_at IS NULL OR s.expires_at > %s)"
@@ -514,9 +516,10 @@ class PostgreSQLDatabase:
     session take turns on its row, so changes to different keys both
     survive and increments add up, and a session deleted meanwhile is not
     brought back. A commit without operations, an idle refresh, a create,
-    a rename and a destroy are one statement each. The load of a renewed
-    session's old id is the same one ``SELECT`` (its ``UNION ALL`` reads
-    the aliases); a commit, refresh, rename or destroy of one finds that it
+    a rename and a destroy are one statement each. A load that finds no
+    session row reads the aliases in a second ``SELECT`` (a renewed
+    session's old id in its grace window), so that the load of a session
+    costs exactly one; a commit, refresh, rename or destroy of an old id finds that it
     names no session, then reads the alias (one more ``SELECT``, only then),
     and raises :class:`tornsess.errors.SessionMoved`. A renewal is one
     transaction in two round trips, which locks the old row first. Every
@@ -770,8 +773,9 @@ class PostgreSQLDatabase:
         expired row is deleted, and reported to the expire listener with the
         id this call was given (the store keeps none); an unreadable row is
         deleted, logged, and counts as missing. For a renewed session's old
-        id in its grace window (the same ``SELECT``), the renewed session
-        with :attr:`~tornsess.database.Record.successor` set.
+        id in its grace window (a second ``SELECT``, only when no session
+        row matched), the renewed session with
+        :attr:`~tornsess.database.Record.successor` set.
 
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
@@ -782,13 +786,13 @@ class PostgreSQLDatabase:
 
         async def work(conn: Connection) -> Record | bool:
             cur = conn.cursor(row_factory=tuple_row)
-            await cur.execute(schema.load, (key, key, now, now))
-            found = await cur.fetchall()
-            if not found:
-                return False
-            # A session's own row before an alias's (the key is never both).
-            row = found[0] if len(found) == 1 or found[0][7] is None else found[1]
-            if row[7] is not None:
+            await cur.execute(schema.load, (key,))
+            row = await cur.fetchone()
+            if row is None:
+                await cur.execute(schema.load_alias, (key, now, now))
+                row = await cur.fetchone()
+                if row is None:
+                    return False
                 try:
                     return _record(row)
                 except _Unreadable:
