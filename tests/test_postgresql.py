@@ -126,12 +126,13 @@ class Traced:
 
 
 @pytest.mark.gen_test
-async def test_one_round_trip_to_load_two_to_commit(
+async def test_one_round_trip_to_load_one_to_commit(
     serve: Callable[..., Browser], postgresql_dsn: str, tmp_path: Path
 ) -> None:
     traced = Traced(postgresql_dsn, tmp_path)
     await traced.pool.open(wait=True)
-    db = PostgreSQLDatabase(pool=traced.pool, table=unique())
+    table = unique()
+    db = PostgreSQLDatabase(pool=traced.pool, table=table)
     manager = Sessions(idle_timeout=1.0)
     manager.use_database(db)
     browser = serve(make_app(manager))
@@ -144,8 +145,23 @@ async def test_one_round_trip_to_load_two_to_commit(
         assert await traced.round_trips() == 1  # the SELECT
         await traced.reset()
         assert (await browser.get("/incr?key=n")).json()["value"] == expected
-        # the SELECT; then BEGIN + SELECT ... FOR UPDATE; then UPDATE + COMMIT
-        assert await traced.round_trips() == 3
+        # the SELECT; then one UPDATE, of a row that still holds what was read
+        assert await traced.round_trips() == 2
+    # Another process (a store of its own) writes the row between this
+    # request's load and its commit: the UPDATE finds the row changed, and
+    # the locked transaction applies the increment to what is there now.
+    other = PostgreSQLDatabase(postgresql_dsn, table=table)
+    sid = browser.jar[NAME]  # the plain encoder: the cookie is the id
+    await traced.reset()
+    loaded = await db.load(sid)
+    assert loaded is not None
+    await other.commit(sid, [Op("incr", "n", "100")], time.time(), None, None)
+    await db.commit(sid, [Op("incr", "n", "1")], time.time(), None, None)
+    # the SELECT; the UPDATE that matched nothing; BEGIN + SELECT ... FOR
+    # UPDATE; UPDATE + COMMIT
+    assert await traced.round_trips() == 4
+    assert (await browser.get("/get")).json()["values"] == {"a": "b", "n": 109}
+    await other.close()
     # An idle refresh: the load, then one UPDATE of the times.
     await asyncio.sleep(0.15)
     await traced.reset()

@@ -31,7 +31,13 @@ except ImportError as _missing:  # pragma: no cover - depends on the install
     ) from _missing
 
 from ..database import Op, Record, Sweeper, apply_ops
-from ..errors import ConfigError, SessionInterrupted, SessionMoved, StoreUnavailable
+from ..errors import (
+    ConfigError,
+    ImmutableEntry,
+    SessionInterrupted,
+    SessionMoved,
+    StoreUnavailable,
+)
 from ..ids import is_valid_id, store_key
 
 __all__ = ["PostgreSQLDatabase", "SCHEMA_VERSION"]
@@ -41,6 +47,10 @@ T = TypeVar("T")
 log: logging.Logger = logging.getLogger("tornsess")
 
 SCHEMA_VERSION = 2
+
+_SEEN = 1024
+"""How many sessions' rows a store keeps as it last read or wrote them, for
+the commit of one round trip."""
 """The version of the tables this release creates and reads (2: when each
 session's id was issued, and renewed sessions' old ids; 1 is upgraded)."""
 
@@ -193,6 +203,13 @@ class _Schema:
         self.update = q(
             "UPDATE {sessions} SET data = %s, binding = %s, accessed = %s, deadline = %s,"
             " expires_at = %s WHERE key = %s"
+        )
+        # The commit of one round trip: the row is written only if it still
+        # holds what this process last read or wrote (data and binding).
+        self.update_unchanged = q(
+            "UPDATE {sessions} SET data = %s, binding = %s, accessed = %s, deadline = %s,"
+            " expires_at = %s WHERE key = %s AND {live} AND data = %s"
+            " AND binding IS NOT DISTINCT FROM %s"
         )
         self.update_times = q(
             "UPDATE {sessions} SET accessed = %s, deadline = %s, expires_at = %s"
@@ -597,6 +614,9 @@ class PostgreSQLDatabase:
         self._inherited: list[_Binding] = []  # a parent's, in a forked child
         self._ready = False  # the tables are known to be there, of our version
         self._listener: Callable[[str], None] | None = None
+        # Store key -> (data, binding) as this process last read or wrote
+        # them, for the commit of one round trip; at most _SEEN sessions.
+        self._seen: dict[str, tuple[str, str | None]] = {}
         self._sweeper = Sweeper(self.sweep, sweep_interval, lambda: True)
 
     def __repr__(self) -> str:
@@ -803,11 +823,13 @@ class PostgreSQLDatabase:
                 await cur.execute(schema.delete_expired, (key, now))
                 return cur.rowcount == 1
             try:
-                return _record(row)
+                loaded = _record(row)
             except _Unreadable as exc:
                 await cur.execute(schema.delete, (key,))
                 log.warning("tornsess: removed an unreadable PostgreSQL session row (%s)", exc)
                 return False
+            self._remember(key, row[4], row[5])
+            return loaded
 
         found = await self._call(work)
         if isinstance(found, Record):
@@ -855,9 +877,14 @@ class PostgreSQLDatabase:
         deadline: float | None,
         expires_at: float | None,
     ) -> None:
-        """Apply *ops* and set the times, in one transaction: the row is
-        locked (``SELECT ... FOR UPDATE``), the operations applied, the row
-        written (``UPDATE``). Without operations, one ``UPDATE`` of the times.
+        """Apply *ops* and set the times, atomically. When the row still
+        holds what this process last read or wrote (the common case: the
+        request loaded it), one ``UPDATE`` that writes the new data only if
+        the row still holds the old (one round trip). Otherwise (another
+        process wrote it since, or the process never saw it) one
+        transaction: the row is locked (``SELECT ... FOR UPDATE``), the
+        operations applied, the row written (``UPDATE``); two round trips.
+        Without operations, one ``UPDATE`` of the times.
 
         :raises tornsess.SessionInterrupted: no live session has the id, or
             its row was unreadable (it is deleted); nothing is written.
@@ -881,7 +908,28 @@ class PostgreSQLDatabase:
             )
             return cur.rowcount == 1 or await _moved(conn, schema, key, now) or False
 
+        async def unchanged(conn: Connection) -> bool:
+            seen = self._seen.get(key)
+            if seen is None:
+                return False
+            try:
+                values, immutable, flashes = _unpack(seen[0])
+                binding = apply_ops(values, immutable, flashes, ops, seen[1] or None)
+            except (_Unreadable, ImmutableEntry, TypeError):
+                return False  # what was seen may be stale: the locked path decides
+            data = _pack(values, immutable, flashes)
+            cur = await conn.execute(
+                schema.update_unchanged,
+                (data, binding, accessed, deadline, expires_at, key, now, seen[0], seen[1]),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._remember(key, data, binding)
+            return True
+
         async def work(conn: Connection) -> bool | str:
+            if await unchanged(conn):
+                return True
             cur = conn.cursor(row_factory=tuple_row)
             async with conn.pipeline():
                 await cur.execute("BEGIN")
@@ -904,6 +952,7 @@ class PostgreSQLDatabase:
                     schema.update, (data, binding, accessed, deadline, expires_at, key)
                 )
                 await cur.execute("COMMIT")
+            self._remember(key, data, binding)
             return True
 
         done = await self._call(work if ops else times_only)
@@ -911,6 +960,15 @@ class PostgreSQLDatabase:
             if done:
                 raise SessionMoved(done)
             raise SessionInterrupted("the session was destroyed or expired")
+
+    def _remember(self, key: str, data: str, binding: str | None) -> None:
+        """Keep what the row of *key* holds now, as this process read or
+        wrote it (the oldest entry goes when there are too many)."""
+        seen = self._seen
+        seen.pop(key, None)
+        if len(seen) >= _SEEN:
+            del seen[next(iter(seen))]
+        seen[key] = (data, binding)
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         """Set the access and expiry times (one ``UPDATE``); ``False`` if the
