@@ -24,8 +24,14 @@ def main() -> None:
     parser.add_argument("--table", default="tornsess_sessions")
     parser.add_argument("--timeout", type=float, default=1.0)
     parser.add_argument("--idle-timeout", type=float, default=None)
+    parser.add_argument("--renew-after", type=float, default=None)
+    parser.add_argument("--renew-grace", type=float, default=30)
     args = parser.parse_args()
-    manager = Sessions(idle_timeout=args.idle_timeout)
+    manager = Sessions(
+        idle_timeout=args.idle_timeout,
+        renew_after=args.renew_after,
+        renew_grace=args.renew_grace,
+    )
     if args.store.startswith("sqlite:"):
         manager.use_database(SQLiteDatabase(args.store[len("sqlite:") :]))
     elif args.store.startswith("postgresql://"):

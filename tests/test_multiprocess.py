@@ -5,6 +5,7 @@ PostgreSQL server)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,22 +18,28 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.helpers import AppProcess, Browser, OwnRedis, free_port
+from tornsess import Sessions
 from tornsess.ids import store_key
+from tornsess.sessiondb import PostgreSQLDatabase, RedisDatabase
 
 COOKIE = "tornsessid"
 
 
-@pytest.fixture(params=["redis", "cluster", "postgresql"])
-def two_processes(request: pytest.FixtureRequest) -> Iterator[tuple[AppProcess, AppProcess]]:
+def shared_store(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """The URL of the parametrized store and the option that gives the two
+    processes a table or key prefix of their own."""
     if request.param == "postgresql":
         url = request.getfixturevalue("postgresql_dsn")
-        option = f"--table=mp{time.monotonic_ns()}"
-    else:
-        url = request.getfixturevalue("redis_url" if request.param == "redis" else "cluster_url")
-        option = f"--prefix=mp{time.monotonic_ns()}:"
-    a = AppProcess(url, option)
+        return url, f"--table=mp{time.monotonic_ns()}"
+    url = request.getfixturevalue("redis_url" if request.param == "redis" else "cluster_url")
+    return url, f"--prefix=mp{time.monotonic_ns()}:"
+
+
+@contextlib.contextmanager
+def started(url: str, *options: str) -> Iterator[tuple[AppProcess, AppProcess]]:
+    a = AppProcess(url, *options)
     try:
-        b = AppProcess(url, option)
+        b = AppProcess(url, *options)
     except BaseException:
         a.stop()
         raise
@@ -41,6 +48,23 @@ def two_processes(request: pytest.FixtureRequest) -> Iterator[tuple[AppProcess, 
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.fixture(params=["redis", "cluster", "postgresql"])
+def two_processes(request: pytest.FixtureRequest) -> Iterator[tuple[AppProcess, AppProcess]]:
+    with started(*shared_store(request)) as pair:
+        yield pair
+
+
+@pytest.fixture(params=["redis", "cluster", "postgresql"])
+def two_renewing_processes(
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[AppProcess, AppProcess, str, str]]:
+    """Two processes that renew ids older than 600 s; the store's URL and
+    option, for the test to plant an old session."""
+    url, option = shared_store(request)
+    with started(url, option, "--renew-after=600", "--renew-grace=30") as (a, b):
+        yield a, b, url, option
 
 
 def pair(a: AppProcess, b: AppProcess) -> tuple[Browser, Browser]:
@@ -178,3 +202,35 @@ async def test_the_deployment_recipe(own_redis: OwnRedis) -> None:
             proc.wait(30)
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_two_processes_renew_an_id_once_and_lose_no_write(
+    two_renewing_processes: tuple[AppProcess, AppProcess, str, str],
+) -> None:
+    from tests.test_renewal import old_session
+
+    a, b, url, option = two_renewing_processes
+    manager = Sessions()
+    if url.startswith("postgresql://"):
+        manager.use_database(PostgreSQLDatabase(url, table=option.partition("=")[2]))
+    else:
+        manager.use_database(RedisDatabase(url, prefix=option.partition("=")[2]))
+    for _ in range(3):
+        old, token = await old_session(manager, {"n": 0})
+        cookie = f"{COOKIE}={token}"
+        responses = await asyncio.gather(
+            *(
+                process.browser().get("/incr?key=n", cookie=cookie, keep=False)
+                for process in (a, b) * 4
+            )
+        )
+        assert {r.code for r in responses} == {200}
+        sent = {r.set_cookies[COOKIE]["value"] for r in responses}
+        assert len(sent) == 1 and old not in sent  # one new id, on both processes
+        (new,) = sent
+        for process in (a, b):
+            read = await process.browser().get("/get", cookie=f"{COOKIE}={new}", keep=False)
+            assert read.json()["values"] == {"n": 8}
+            assert not read.set_cookies
+    await manager.database.close()
