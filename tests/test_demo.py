@@ -318,11 +318,14 @@ async def stop_demo(proc: asyncio.subprocess.Process, sig: signal.Signals = sign
 
 
 @pytest.mark.gen_test(timeout=90)
-@pytest.mark.parametrize("store", ["redis", "postgresql"])
-async def test_the_demo_on_a_shared_store_keeps_a_login_across_a_restart(
-    store: str, request: pytest.FixtureRequest
+@pytest.mark.parametrize("store", ["sqlite", "redis", "postgresql"])
+async def test_the_demo_on_a_lasting_store_keeps_a_login_across_a_restart(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = request.getfixturevalue("redis_url" if store == "redis" else "postgresql_dsn")
+    if store == "sqlite":
+        url = f"sqlite:{tmp_path / 'demo.db'}"
+    else:
+        url = request.getfixturevalue("redis_url" if store == "redis" else "postgresql_dsn")
     args = ("--encoder=signed", "--secret=a demo secret given as a flag, long enough")
     proc, browser, _ = await start_demo(f"--store={url}", *args)
     try:

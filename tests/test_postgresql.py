@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -330,39 +330,48 @@ async def test_a_newer_schema_is_refused(
     await db.close()
 
 
+def first_calls_at_once(
+    dsn: str, table: str, call: Callable[[PostgreSQLDatabase], Awaitable[object]]
+) -> list[object]:
+    """``call(store)`` by eight stores on *table*, each on an event loop of
+    its own thread, all at the same moment; their outcomes (or errors)."""
+    start = threading.Barrier(8)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        async def first_call() -> object:
+            db = PostgreSQLDatabase(dsn, table=table, timeout=10)
+            try:
+                start.wait(30)
+                return await call(db)
+            except Exception as exc:
+                return exc
+            finally:
+                await db.close()
+
+        outcomes.append(asyncio.run(first_call()))
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
 def test_stores_creating_the_schema_at_once_do_not_fail(postgresql_dsn: str) -> None:
     # Eight stores, each on an event loop of its own thread, make their
     # first call at the same moment, for each of several fresh tables.
     for _ in range(3):
         table = unique()
-        start = threading.Barrier(8)
-        outcomes: list[object] = []
 
-        def run(
-            table: str = table,
-            start: threading.Barrier = start,
-            outcomes: list[object] = outcomes,
-        ) -> None:
-            async def first_call() -> object:
-                db = PostgreSQLDatabase(postgresql_dsn, table=table, timeout=10)
-                sid = new_id()
-                try:
-                    start.wait(30)
-                    await db.create(sid, record(a='"b"'))
-                    loaded = await db.load(sid)
-                    return loaded.values if loaded is not None else None
-                except Exception as exc:
-                    return exc
-                finally:
-                    await db.close()
+        async def first_call(db: PostgreSQLDatabase) -> object:
+            sid = new_id()
+            await db.create(sid, record(a='"b"'))
+            loaded = await db.load(sid)
+            return loaded.values if loaded is not None else None
 
-            outcomes.append(asyncio.run(first_call()))
-
-        threads = [threading.Thread(target=run) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        outcomes = first_calls_at_once(postgresql_dsn, table, first_call)
         assert outcomes == [{"a": '"b"'}] * 8
         with psycopg.connect(postgresql_dsn) as conn:
             versions = conn.execute(
@@ -685,30 +694,14 @@ def test_version_1_tables_are_upgraded_once_by_stores_starting_at_once(
     )
     # Eight stores, each on an event loop of its own thread, make their
     # first call on the version 1 tables at the same moment.
-    start = threading.Barrier(8)
-    outcomes: list[object] = []
 
-    def run() -> None:
-        async def first_call() -> object:
-            db = PostgreSQLDatabase(postgresql_dsn, table=table, timeout=10)
-            try:
-                start.wait(30)
-                loaded = await db.load(sid)
-                if loaded is None:
-                    return None
-                return (dict(loaded.values), loaded.created, loaded.issued, loaded.binding)
-            except Exception as exc:
-                return exc
-            finally:
-                await db.close()
+    async def first_call(db: PostgreSQLDatabase) -> object:
+        loaded = await db.load(sid)
+        if loaded is None:
+            return None
+        return (dict(loaded.values), loaded.created, loaded.issued, loaded.binding)
 
-        outcomes.append(asyncio.run(first_call()))
-
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = first_calls_at_once(postgresql_dsn, table, first_call)
     assert outcomes == [({"a": '"b"'}, 100.0, 100.0, '{"u":"x"}')] * 8
     assert rows(admin, f"{table}_version", "version") == [(SCHEMA_VERSION,)] == [(2,)]
     assert rows(admin, f"{table}_aliases") == []

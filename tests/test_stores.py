@@ -10,8 +10,6 @@ import pickle
 import signal
 import sqlite3
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -442,46 +440,6 @@ async def test_sqlite_sweep_reports_expired_sessions(
         await asyncio.sleep(0.02)
     assert sorted(destroyed) == sorted(ids)
     await db.close()
-
-
-@pytest.mark.gen_test(timeout=120)
-async def test_sqlite_sessions_survive_a_restart_of_the_app_process(tmp_path: Path) -> None:
-    store = f"--store=sqlite:{tmp_path / 'demo.db'}"
-
-    async def run_demo() -> tuple[asyncio.subprocess.Process, Browser]:
-        sock, port = bind_unused_port()
-        sock.close()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "demo.py",
-            f"--port={port}",
-            "--encoder=signed",
-            "--secret=a restart test secret, long enough to derive keys",
-            store,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        assert proc.stdout is not None
-        line = b""
-        while b"secret cake" not in line:
-            line = await asyncio.wait_for(proc.stdout.readline(), 30)
-            assert line
-        return proc, Browser(f"http://127.0.0.1:{port}")
-
-    first, browser = await run_demo()
-    try:
-        assert (await browser.get("/login")).code == 200
-        assert (await browser.get("/secret")).text == "The cake is a lie!\n"
-    finally:
-        first.terminate()
-        await first.wait()
-    second, again = await run_demo()
-    try:
-        again.jar = dict(browser.jar)
-        assert (await again.get("/secret")).text == "The cake is a lie!\n"
-    finally:
-        second.terminate()
-        await second.wait()
 
 
 @pytest.mark.gen_test
