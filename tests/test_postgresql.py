@@ -34,7 +34,7 @@ import tornsess
 from tests.apps import make_app
 from tests.helpers import AppProcess, Browser, OwnPostgres, free_port
 from tornsess import ConfigError, SessionInterrupted, Sessions, StoreUnavailable
-from tornsess.database import Op, Record
+from tornsess.database import Binding, Op, Record
 from tornsess.errors import SessionMoved
 from tornsess.ids import new_id, open_successor, seal_successor, store_key
 from tornsess.sessiondb import PostgreSQLDatabase
@@ -991,7 +991,7 @@ def test_each_event_loop_has_its_pool_closed_with_it(postgresql_dsn: str) -> Non
 
 FORKED = """
 import asyncio, os, sys
-from tornsess.database import Op, Record
+from tornsess.database import Binding, Op, Record
 from tornsess.ids import new_id
 from tornsess.sessiondb import PostgreSQLDatabase
 
@@ -1228,3 +1228,55 @@ async def test_two_processes_share_logins_writes_and_destroys(
     after = (await stale.get("/set?key=late&value=1")).json()
     assert after["is_new"] is True and after["id"] != login["id"]
     assert (await b.browser().get("/devices?user=olga")).json() == []
+
+
+async def lock_waiters(admin: psycopg.Connection[Any], count: int) -> None:
+    """Until *count* backends wait for a lock (at most 30 s)."""
+    for _ in range(600):
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ).fetchone()
+        if waiting is not None and waiting[0] >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} backend(s) never waited for a lock")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_revoke_waiting_on_a_renewal_destroys_the_renewed_session(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    # A revoke (destroy_by_handle) that waits for the row a renewal holds
+    # must find the session where the renewal moved it, not miss it.
+    table = unique()
+    renewer = PostgreSQLDatabase(postgresql_dsn, table=table, timeout=20)
+    revoker = PostgreSQLDatabase(postgresql_dsn, table=table, timeout=20)
+    await renewer.setup()
+    old, new = new_id(), new_id()
+    binding = Binding("ann", "tag0123456789abc~h", "tag0123456789abc", 1.0)
+    assert await renewer.create(
+        old, Record({}, frozenset(), {}, 1.0, 1.0, None, None, binding.dumps())
+    )
+    await renewer.index_add(binding.tag, binding.handle, old, None)
+    # An uncommitted alias row for the old key holds the renewal mid-way:
+    # the session row is moved and locked, the alias insert waits.
+    blocker = await psycopg.AsyncConnection.connect(postgresql_dsn)
+    await blocker.execute(
+        sql.SQL("INSERT INTO {} (key, target, sealed, expires_at) VALUES (%s, 'x', 'x', 0)").format(
+            sql.Identifier(f"{table}_aliases")
+        ),
+        (store_key(old),),
+    )
+    renewing = asyncio.ensure_future(renew(renewer, old, new))
+    await lock_waiters(admin, 1)
+    revoking = asyncio.ensure_future(revoker.index_destroy(binding.tag, binding.handle))
+    await lock_waiters(admin, 2)
+    await blocker.rollback()
+    await blocker.close()
+    assert await renewing is True
+    assert await revoking == (True, None)
+    assert await revoker.load(new) is None
+    assert await revoker.index_sessions(binding.tag) == []
+    await renewer.close()
+    await revoker.close()

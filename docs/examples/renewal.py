@@ -1,5 +1,5 @@
-"""Periodic id renewal: a logged-in session gets a new id every 15 minutes,
-and requests already on their way with the old id are not logged out."""
+"""Periodic id renewal: a session gets a new id every 15 minutes, and
+requests already on their way with the old id are not logged out."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -47,12 +48,16 @@ T = TypeVar("T")
 log: logging.Logger = logging.getLogger("tornsess")
 
 SCHEMA_VERSION = 2
+"""The version of the tables this release creates and reads (2: when each
+session's id was issued, and renewed sessions' old ids; 1 is upgraded)."""
 
 _SEEN = 1024
 """How many sessions' rows a store keeps as it last read or wrote them, for
 the commit of one round trip."""
-"""The version of the tables this release creates and reads (2: when each
-session's id was issued, and renewed sessions' old ids; 1 is upgraded)."""
+
+_REVOKE_TRIES = 4
+"""How often a revoke follows an index entry that a renewal or a regenerate
+moved while the revoke waited for the session's row."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 _SWEEP_BATCH = 1000
@@ -266,6 +271,10 @@ class _Schema:
             "DELETE FROM {sessions} WHERE key = (SELECT key FROM {users}"
             " WHERE tag = %s AND handle = %s)"
             " RETURNING expires_at IS NULL OR expires_at > %s"
+        )
+        self.index_entry = q("SELECT key FROM {users} WHERE tag = %s AND handle = %s")
+        self.delete_returning = q(
+            "DELETE FROM {sessions} WHERE key = %s RETURNING expires_at IS NULL OR expires_at > %s"
         )
 
 
@@ -617,6 +626,7 @@ class PostgreSQLDatabase:
         # Store key -> (data, binding) as this process last read or wrote
         # them, for the commit of one round trip; at most _SEEN sessions.
         self._seen: dict[str, tuple[str, str | None]] = {}
+        self._seen_lock = threading.Lock()
         self._sweeper = Sweeper(self.sweep, sweep_interval, lambda: True)
 
     def __repr__(self) -> str:
@@ -964,11 +974,12 @@ class PostgreSQLDatabase:
     def _remember(self, key: str, data: str, binding: str | None) -> None:
         """Keep what the row of *key* holds now, as this process read or
         wrote it (the oldest entry goes when there are too many)."""
-        seen = self._seen
-        seen.pop(key, None)
-        if len(seen) >= _SEEN:
-            del seen[next(iter(seen))]
-        seen[key] = (data, binding)
+        with self._seen_lock:  # a store may serve event loops in several threads
+            seen = self._seen
+            seen.pop(key, None)
+            if len(seen) >= _SEEN:
+                del seen[next(iter(seen))]
+            seen[key] = (data, binding)
 
     async def touch(self, session_id: str, accessed: float, expires_at: float | None) -> bool:
         """Set the access and expiry times (one ``UPDATE``); ``False`` if the
@@ -1259,8 +1270,14 @@ class PostgreSQLDatabase:
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
         """Delete the session that *handle*'s entry points at, with its
         entries, in one statement; return whether it was live (the store
-        keeps no ids). A regenerate that moved the session meanwhile keeps
-        it, and its entry.
+        keeps no ids).
+
+        A renewal or a regenerate that moves the session while the statement
+        waits for its row leaves the statement with the old key, which then
+        matches nothing: while the entry still exists, it is read again (a
+        statement of its own sees the move) and the session it names now is
+        deleted, a few times at most. (Locking the entry first would take the
+        locks in the opposite order to a renewal's, and deadlock.)
 
         :raises tornsess.StoreUnavailable: PostgreSQL failed or timed out.
         """
@@ -1271,6 +1288,15 @@ class PostgreSQLDatabase:
             cur = conn.cursor(row_factory=tuple_row)
             await cur.execute(schema.index_destroy, (tag, handle, now))
             row = await cur.fetchone()
+            for _ in range(_REVOKE_TRIES):
+                if row is not None:
+                    return bool(row[0])
+                await cur.execute(schema.index_entry, (tag, handle))
+                entry = await cur.fetchone()
+                if entry is None:
+                    return False
+                await cur.execute(schema.delete_returning, (entry[0], now))
+                row = await cur.fetchone()
             return row is not None and bool(row[0])
 
         return await self._call(work), None
