@@ -811,7 +811,14 @@ def test_the_deployment_recipe_runs_verbatim_through_make_demo(
             line = line.replace(documented, free)
         return line
 
-    env = {name: value for name, value in os.environ.items() if name != "TORNSESS_SECRET"}
+    # The recipe runs as in a fresh shell: not with this run's secret, nor
+    # with the variables of a make that started the tests (make passes its
+    # command line, say VENV=.venv-3.12, to every make below it).
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("TORNSESS_SECRET", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VENV")
+    }
     if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve() and "PYTHON" not in env:
         # These tests run in the .venv that make demo reuses: have make check
         # it against the Python that made it, as it was made by make, so
