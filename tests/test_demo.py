@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -745,16 +744,17 @@ def run_curl(command: str, cwd: Path) -> str:
     return done.stdout
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+def wait_for_walkthrough(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Return once the demo on *port* has printed its walkthrough to *log*.
+
+    It listens first and prints after, so a port that answers is not yet
+    enough: a test that read the log then found no curl lines in it."""
+    printed = demo.walkthrough(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"nothing listens on {port}: {log.read_text()}"
-            time.sleep(0.05)
+    while printed not in log.read_text():
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"no walkthrough on {port}: {log.read_text()}"
+        time.sleep(0.05)
 
 
 def test_the_printed_walkthrough_runs_verbatim_with_curl(tmp_path: Path) -> None:
@@ -767,7 +767,7 @@ def test_the_printed_walkthrough_runs_verbatim_with_curl(tmp_path: Path) -> None
             [sys.executable, "demo.py", f"--port={port}"], cwd=ROOT, stdout=out, stderr=out
         )
     try:
-        wait_for_port(port, proc, log)
+        wait_for_walkthrough(port, proc, log)
         lines = curl_lines(log.read_text())
         assert len(lines) == 5, log.read_text()
         for command, expected in lines:
@@ -858,7 +858,7 @@ def test_the_deployment_recipe_runs_verbatim_through_make_demo(
                     for (proc, log), port in zip(
                         demos, (ports["8001"], ports["8002"]), strict=True
                     ):
-                        wait_for_port(int(port), proc, log)
+                        wait_for_walkthrough(int(port), proc, log)
                 command, _, expected = line.partition("#")
                 assert run_curl(command, tmp_path) == expected.strip() + "\n", line
                 curls += 1
