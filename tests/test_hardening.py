@@ -272,6 +272,43 @@ async def test_sqlite_unreadable_row_is_a_fresh_session_and_removed(
 
 
 @pytest.mark.gen_test
+@pytest.mark.parametrize("call", ["load", "commit", "rename", "renew"])
+async def test_sqlite_an_unreadable_row_goes_with_its_index_entries(
+    tmp_path: Path, call: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row that is unreadable at a load, or turns so between a request's
+    load and its write: nothing is stored, a write raises
+    SessionInterrupted, and the row is deleted with its index entries and
+    one log line."""
+    db = SQLiteDatabase(str(tmp_path / "s.db"))
+    sid, other = new_id(), new_id()
+    assert await db.create(sid, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
+    await db.index_add("tag", "tag~one", sid, None)
+    assert [found for found, _ in await db.index_sessions("tag")] == ["tag~one"]
+    with closing(sqlite3.connect(db.path)) as conn, conn:
+        conn.execute("UPDATE tornsess_sessions SET data = 'not json'")
+    if call == "load":
+        assert await db.load(sid) is None
+    else:
+        with pytest.raises(SessionInterrupted):
+            if call == "commit":
+                await db.commit(sid, [], 2.0, None, None)
+            elif call == "rename":
+                await db.rename(sid, other)
+            else:
+                await db.renew(sid, other, "sealed", 2.0, 3.0)
+    with closing(sqlite3.connect(db.path)) as conn, conn:
+        left = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM tornsess_sessions), "
+            "(SELECT COUNT(*) FROM tornsess_users), (SELECT COUNT(*) FROM tornsess_aliases)"
+        ).fetchone()
+    assert left == (0, 0, 0)
+    removed = [r for r in caplog.records if "unreadable SQLite session row" in r.getMessage()]
+    assert len(removed) == 1
+    await db.close()
+
+
+@pytest.mark.gen_test
 async def test_sqlite_corrupt_values_are_ignored_and_logged(
     serve: Callable[..., Browser], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

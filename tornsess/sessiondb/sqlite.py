@@ -92,9 +92,10 @@ def _entries(loaded: object, field: str) -> dict[str, str]:
     return entries
 
 
-def _unpack(
-    data: object,
-) -> tuple[dict[str, str], set[str], dict[str, str], str | None, float | None]:
+_Unpacked = tuple[dict[str, str], set[str], dict[str, str], str | None, float | None]
+
+
+def _unpack(data: object) -> _Unpacked:
     """A row's values, immutable keys, flashes, binding and issue time
     (``None``: not recorded). JSON is the only format ever parsed (never
     pickle): anything else raises :class:`_Unreadable`."""
@@ -161,6 +162,39 @@ def _moved(conn: sqlite3.Connection, key: str, now: float) -> str | None:
     grace window, else ``None``."""
     row = conn.execute(_ALIAS, (key, now)).fetchone()
     return row[0] if row is not None and isinstance(row[0], str) else None
+
+
+def _lock_live(conn: sqlite3.Connection, key: str, now: float) -> _Unpacked | str | None:
+    """Begin a write transaction and read the live session under *key*.
+
+    Its unpacked row, with the transaction open; else, the transaction
+    ended: the sealed successor if *key* is a renewed session's old key in
+    its grace window, ``None`` if no live session has it (an unreadable row
+    is deleted, with its index entries)."""
+    conn.execute("BEGIN IMMEDIATE")
+    row = conn.execute(
+        "SELECT data FROM tornsess_sessions WHERE key = ? AND "
+        "(expires_at IS NULL OR expires_at > ?)",
+        (key, now),
+    ).fetchone()
+    if row is None:
+        moved = _moved(conn, key, now)
+        conn.execute("ROLLBACK")
+        return moved
+    try:
+        return _unpack(row[0])
+    except _Unreadable as exc:
+        _drop_unreadable(conn, key, exc)
+        conn.execute("COMMIT")
+        return None
+
+
+def _drop_unreadable(conn: sqlite3.Connection, key: str, exc: _Unreadable) -> None:
+    """Delete the unreadable row under *key* (not a row this store wrote:
+    the session is absent, for good) and its index entries, and say so."""
+    conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
+    conn.execute("DELETE FROM tornsess_users WHERE key = ?", (key,))
+    log.warning("tornsess: removed an unreadable SQLite session row (%s)", exc)
 
 
 def _taken(conn: sqlite3.Connection, key: str, now: float) -> bool:
@@ -406,9 +440,7 @@ class SQLiteDatabase:
                     return row[5] if deleted and isinstance(row[5], str) else None
                 return _record(times, row[4])
             except _Unreadable as exc:
-                # Not a row this store wrote: the session is absent, for good.
-                conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
-                log.warning("tornsess: removed an unreadable SQLite session row (%s)", exc)
+                _drop_unreadable(conn, key, exc)
                 return None
 
         found = await self._run(work)
@@ -485,22 +517,10 @@ class SQLiteDatabase:
         key, now = store_key(session_id), time.time()
 
         def work(conn: sqlite3.Connection) -> bool | str:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT data FROM tornsess_sessions WHERE key = ? AND "
-                "(expires_at IS NULL OR expires_at > ?)",
-                (key, now),
-            ).fetchone()
-            if row is None:
-                moved = _moved(conn, key, now)
-                conn.execute("ROLLBACK")
-                return moved or False
-            try:
-                values, immutable, flashes, binding, issued = _unpack(row[0])
-            except _Unreadable:
-                conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (key,))
-                conn.execute("COMMIT")
-                return False
+            live = _lock_live(conn, key, now)
+            if not isinstance(live, tuple):
+                return live or False
+            values, immutable, flashes, binding, issued = live
             binding = apply_ops(values, immutable, flashes, ops, binding)
             conn.execute(
                 "UPDATE tornsess_sessions SET data = ?, accessed = ?, deadline = ?, "
@@ -596,26 +616,13 @@ class SQLiteDatabase:
         sid = new_id if self.keep_ids else None
 
         def work(conn: sqlite3.Connection) -> bool | str | None:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT data FROM tornsess_sessions WHERE key = ? AND "
-                "(expires_at IS NULL OR expires_at > ?)",
-                (old, now),
-            ).fetchone()
-            if row is None:
-                moved = _moved(conn, old, now)
-                conn.execute("ROLLBACK")
-                return moved
+            live = _lock_live(conn, old, now)
+            if not isinstance(live, tuple):
+                return live
             if _taken(conn, new, now):
                 conn.execute("ROLLBACK")
                 return False
-            try:
-                values, immutable, flashes, binding, _ = _unpack(row[0])
-            except _Unreadable:
-                conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (old,))
-                conn.execute("DELETE FROM tornsess_users WHERE key = ?", (old,))
-                conn.execute("COMMIT")
-                return None
+            values, immutable, flashes, binding, _ = live
             # An expired session under the new key goes, with its entries.
             conn.execute("DELETE FROM tornsess_sessions WHERE key = ?", (new,))
             conn.execute("DELETE FROM tornsess_users WHERE key = ?", (new,))
