@@ -584,18 +584,18 @@ async def test_concurrent_renewals_on_two_stores_end_on_one_id(
 async def test_two_apps_renewing_one_session_at_once_end_on_one_id(
     serve: Callable[..., Browser], postgresql_dsn: str, admin: psycopg.Connection[Any]
 ) -> None:
+    from tests.test_renewal import old_session
+
     table = unique()
-    servers, stores = [], []
+    managers, servers, stores = [], [], []
     for _ in range(2):
-        manager = Sessions(renew_after=1, renew_grace=1)
+        managers.append(Sessions(renew_after=600, renew_grace=30))
         stores.append(PostgreSQLDatabase(postgresql_dsn, table=table))
-        manager.use_database(stores[-1])
-        servers.append(serve(make_app(manager)))
-    first = servers[0]
-    old = (await first.get("/login?user=ursula")).json()["id"]
-    await first.get("/set?key=a&value=b")
-    await asyncio.sleep(1.1)
-    cookie = f"{NAME}={first.jar[NAME]}"
+        managers[-1].use_database(stores[-1])
+        servers.append(serve(make_app(managers[-1])))
+    # Issued an hour ago, so due; a window long enough for a loaded machine.
+    old, token = await old_session(managers[0], {"a": "b"}, user="ursula")
+    cookie = f"{NAME}={token}"
     clients = [servers[i % 2].fork() for i in range(8)]
     replies = await asyncio.gather(
         *(client.get(f"/set?key=k{i}&value={i}", cookie=cookie) for i, client in enumerate(clients))
