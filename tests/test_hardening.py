@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import pickle
 import sqlite3
 from collections.abc import Callable
@@ -232,6 +233,17 @@ def _pwned() -> None:  # pragma: no cover - must never run
     PWNED.append(True)
 
 
+class NotUtf8(bytes):
+    """Bytes that a row holds as TEXT: not UTF-8, so not text this store wrote."""
+
+
+def set_column(conn: sqlite3.Connection, column: str, value: Any) -> None:
+    """Set *column* of every session row to *value* (``NotUtf8``: as TEXT)."""
+    assert column in {"data", "sid", "created"}
+    placeholder = "CAST(? AS TEXT)" if isinstance(value, NotUtf8) else "?"
+    conn.execute(f"UPDATE tornsess_sessions SET {column} = {placeholder}", (value,))  # noqa: S608
+
+
 UNREADABLE: list[Any] = [
     "not json at all",
     "null",
@@ -240,7 +252,10 @@ UNREADABLE: list[Any] = [
     '{"v": 5, "i": [], "f": {}}',
     '{"v": {}, "i": "a", "f": {}}',
     '{"v": {}, "i": [], "f": []}',
+    '{"v": {}, "i": [], "f": {}, "t": true}',
+    '{"v": {}, "i": [], "f": {}, "t": 1' + "0" * 400 + "}",  # no float holds it
     pickle.dumps(_Boom()),
+    NotUtf8(b'\xff{"v": {}}'),
 ]
 
 
@@ -258,7 +273,7 @@ async def test_sqlite_unreadable_row_is_a_fresh_session_and_removed(
     browser = serve(make_app(manager))
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
     with closing(sqlite3.connect(db.path)) as conn, conn:
-        conn.execute("UPDATE tornsess_sessions SET data = ?", (data,))
+        set_column(conn, "data", data)
     for _ in range(2):  # not a 500 on this request, nor on any later one
         response = await browser.get("/get", cookie=f"{COOKIE}={sid}")
         assert response.code == 200
@@ -308,6 +323,56 @@ async def test_sqlite_an_unreadable_row_goes_with_its_index_entries(
     await db.close()
 
 
+def users_rows(path: str) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        count: int = conn.execute("SELECT COUNT(*) FROM tornsess_users").fetchone()[0]
+    return count
+
+
+@pytest.mark.gen_test
+async def test_sqlite_an_expired_row_goes_with_its_index_entries_at_a_load(
+    tmp_path: Path,
+) -> None:
+    """A load that finds a session expired deletes its index entries with it
+    (the sweep finds only rows, so they stayed until a device list)."""
+    db = SQLiteDatabase(str(tmp_path / "s.db"))
+    sid = new_id()
+    assert await db.create(sid, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, 2.0))
+    await db.index_add("tag", "tag~one", sid, None)
+    assert users_rows(db.path) == 1
+    assert await db.load(sid) is None
+    assert users_rows(db.path) == 0
+    await db.close()
+
+
+@pytest.mark.gen_test
+async def test_sqlite_ids_that_are_not_utf8_text_stop_no_sweep_and_no_destroy_all(
+    tmp_path: Path,
+) -> None:
+    """With ``keep_ids``, an id column a foreign writer made non-UTF-8 text:
+    the sweep and destroy_all still run and report only real ids."""
+    db = SQLiteDatabase(str(tmp_path / "s.db"), keep_ids=True)
+    expired, live, other = new_id(), new_id(), new_id()
+    assert await db.create(expired, Record({}, frozenset(), {}, 1.0, 1.0, None, 2.0))
+    with closing(sqlite3.connect(db.path)) as conn, conn:
+        set_column(conn, "sid", NotUtf8(b"\xff\xfe"))
+    assert await db.create(live, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
+    assert await db.create(other, Record({}, frozenset(), {}, 1.0, 1.0, None, None))
+    with closing(sqlite3.connect(db.path)) as conn, conn:
+        conn.execute(
+            "UPDATE tornsess_sessions SET sid = CAST(? AS TEXT) WHERE sid = ?",
+            (b"\x80", live),
+        )
+    reported: list[str] = []
+    db.set_expire_listener(reported.append)
+    assert await db.sweep() == 1
+    assert reported == []
+    loaded = await db.load(live)
+    assert loaded is not None and loaded.values == {"a": "1"}
+    assert await db.destroy_all() == [other]
+    await db.close()
+
+
 @pytest.mark.gen_test
 async def test_sqlite_corrupt_values_are_ignored_and_logged(
     serve: Callable[..., Browser], tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -335,8 +400,9 @@ async def test_sqlite_corrupt_values_are_ignored_and_logged(
 
 
 @pytest.mark.gen_test
+@pytest.mark.parametrize("created", ["yesterday", math.inf, NotUtf8(b"\xff1")])
 async def test_sqlite_unreadable_times_are_a_fresh_session(
-    serve: Callable[..., Browser], tmp_path: Path
+    serve: Callable[..., Browser], tmp_path: Path, created: Any
 ) -> None:
     db = SQLiteDatabase(str(tmp_path / "s.db"))
     manager = Sessions()
@@ -344,7 +410,7 @@ async def test_sqlite_unreadable_times_are_a_fresh_session(
     browser = serve(make_app(manager))
     sid = (await browser.get("/set?key=a&value=b")).json()["id"]
     with closing(sqlite3.connect(db.path)) as conn, conn:
-        conn.execute("UPDATE tornsess_sessions SET created = 'yesterday'")
+        set_column(conn, "created", created)
     response = await browser.get("/get", cookie=f"{COOKIE}={sid}")
     assert response.code == 200 and response.json()["is_new"] is True
     await db.close()

@@ -112,14 +112,12 @@ def _unpack(data: object) -> _Unpacked:
         raise _Unreadable("'i' is not a list")
     binding = loaded.get("b")
     issued = loaded.get("t")
-    if issued is not None and (type(issued) not in (int, float) or not math.isfinite(issued)):
-        raise _Unreadable("'t' is not a time")
     return (
         _entries(loaded.get("v"), "value"),
         {name for name in immutable if isinstance(name, str)},
         _entries(loaded.get("f", {}), "flash"),
         binding if isinstance(binding, str) else None,
-        issued,
+        None if issued is None else _time(issued),
     )
 
 
@@ -146,15 +144,38 @@ def _record(
     )
 
 
+def _time(value: object) -> float:
+    """A stored time, as a float. :raises _Unreadable: not a finite number
+    (a JSON integer too large for a float included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Unreadable("a time is not a number")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise _Unreadable("a time is not finite")
+    return seconds
+
+
 def _times(row: Sequence[Any]) -> tuple[float, float, float | None, float | None]:
     created, accessed, deadline, expires_at = row
-    for value in (created, accessed):
-        if type(value) not in (int, float):
-            raise _Unreadable("a time is not a number")
-    for value in (deadline, expires_at):
-        if value is not None and type(value) not in (int, float):
-            raise _Unreadable("a time is not a number")
-    return created, accessed, deadline, expires_at
+    return (
+        _time(created),
+        _time(accessed),
+        None if deadline is None else _time(deadline),
+        None if expires_at is None else _time(expires_at),
+    )
+
+
+def _text(value: bytes) -> str | bytes:
+    """The connections' ``text_factory``: text as ``str``, or left as
+    ``bytes`` if it is not UTF-8 (a row this store did not write), which
+    every reader takes for unreadable rather than failing the query."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value
 
 
 def _moved(conn: sqlite3.Connection, key: str, now: float) -> str | None:
@@ -364,6 +385,7 @@ class SQLiteDatabase:
                 # -shm files the same mode).
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.text_factory = _text
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -431,13 +453,16 @@ class SQLiteDatabase:
             try:
                 times = _times(row[:4])
                 if times[3] is not None and times[3] <= now:
-                    # Expired: remove it now, and report it (once: whoever
-                    # deletes the row reports it).
+                    # Expired: remove it now, with its index entries, and
+                    # report it (once: whoever deletes the row reports it).
                     deleted = conn.execute(
                         "DELETE FROM tornsess_sessions WHERE key = ? AND expires_at <= ?",
                         (key, now),
                     ).rowcount
-                    return row[5] if deleted and isinstance(row[5], str) else None
+                    if not deleted:
+                        return None
+                    conn.execute("DELETE FROM tornsess_users WHERE key = ?", (key,))
+                    return row[5] if isinstance(row[5], str) else None
                 return _record(times, row[4])
             except _Unreadable as exc:
                 _drop_unreadable(conn, key, exc)
@@ -716,7 +741,7 @@ class SQLiteDatabase:
             conn.execute("DELETE FROM tornsess_users")
             conn.execute("DELETE FROM tornsess_aliases")
             conn.execute("COMMIT")
-            return ids
+            return [sid for sid in ids if isinstance(sid, str)]
 
         return await self._run(work)
 
@@ -746,7 +771,7 @@ class SQLiteDatabase:
             )
             conn.execute("DELETE FROM tornsess_aliases WHERE until <= ?", (now,))
             conn.execute("COMMIT")
-            return cursor.rowcount, [sid for sid in ids if sid]
+            return cursor.rowcount, [sid for sid in ids if isinstance(sid, str) and sid]
 
         count, ids = await self._run(work)
         if self._listener is not None:
