@@ -813,13 +813,15 @@ def test_the_deployment_recipe_runs_verbatim_through_make_demo(
 
     # The recipe runs as in a fresh shell: not with this run's secret, nor
     # with the variables of a make that started the tests (make passes its
-    # command line, say VENV=.venv-3.12, to every make below it).
+    # command line, say PYTHON=.../python3.13 VENV=.venv-3.13, to every make
+    # below it, and exports it: with that PYTHON, the recipe's make
+    # demo-env rebuilt the developer's .venv for 3.13 and the demo only).
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("TORNSESS_SECRET", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VENV")
+        if name not in ("TORNSESS_SECRET", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VENV", "PYTHON")
     }
-    if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve() and "PYTHON" not in env:
+    if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():
         # These tests run in the .venv that make demo reuses: have make check
         # it against the Python that made it, as it was made by make, so
         # that a python3 of another version does not rebuild it under them.
