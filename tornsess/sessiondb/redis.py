@@ -102,6 +102,13 @@ local function alias_of(key)
   if target == nil or #target ~= 64 then return nil end
   return target, sealed
 end
+-- A script's answer for a key that holds no session: {moved, sealed} for
+-- a renewed session's alias, else {gone, ''}.
+local function moved_or_gone(key, moved, gone)
+  local _, sealed = alias_of(key)
+  if sealed then return {moved, sealed} end
+  return {gone, ''}
+end
 """
 
 # A session's fields and a fingerprint of them (SHA-1 of the sorted pairs,
@@ -155,9 +162,7 @@ _TOUCH = _Script(
     + _ALIAS
     + """
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
-  local _, sealed = alias_of(KEYS[1])
-  if sealed then return {2, sealed} end
-  return {0, ''}
+  return moved_or_gone(KEYS[1], 2, 0)
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], '_a', ARGV[2], '_e', ARGV[3])
@@ -194,9 +199,7 @@ _RENAME = _Script(
     + _MOVE_ENTRY
     + """
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
-  local _, sealed = alias_of(KEYS[1])
-  if sealed then return {-2, sealed} end
-  return {-1, ''}
+  return moved_or_gone(KEYS[1], -2, -1)
 end
 local moved = redis.call('RENAMENX', KEYS[1], KEYS[2])
 if moved == 1 then
@@ -217,9 +220,7 @@ _RENEW = _Script(
     + _MOVE_ENTRY
     + """
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then
-  local _, sealed = alias_of(KEYS[1])
-  if sealed then return {'moved', sealed} end
-  return {'gone', ''}
+  return moved_or_gone(KEYS[1], 'moved', 'gone')
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken', ''} end
 redis.call('RENAME', KEYS[1], KEYS[2])
@@ -245,9 +246,7 @@ if redis.call('TYPE', KEYS[1])['ok'] == 'hash' then
   local digest, flat = fingerprint(KEYS[1])
   return {'hash', digest, flat, redis.call('PEXPIRETIME', KEYS[1])}
 end
-local _, sealed = alias_of(KEYS[1])
-if sealed then return {'moved', sealed} end
-return {'gone', ''}
+return moved_or_gone(KEYS[1], 'moved', 'gone')
 """
 )
 
@@ -261,9 +260,7 @@ if redis.call('TYPE', KEYS[1])['ok'] == 'hash' then
   if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3]) end
   return {'ok', ''}
 end
-local _, sealed = alias_of(KEYS[1])
-if sealed then return {'moved', sealed} end
-return {'gone', ''}
+return moved_or_gone(KEYS[1], 'moved', 'gone')
 """
 )
 
@@ -394,9 +391,7 @@ _COMMIT = _Script(
     + """
 local key = KEYS[1]
 if redis.call('TYPE', key)['ok'] ~= 'hash' then
-  local _, sealed = alias_of(key)
-  if sealed then return {'moved', sealed} end
-  return {'gone', ''}
+  return moved_or_gone(key, 'moved', 'gone')
 end
 local n = tonumber(ARGV[5])
 local cleared, imm, val, out = false, {}, {}, {}
@@ -938,11 +933,11 @@ class RedisDatabase:
         log.warning("tornsess: redis key %s holds another type than a hash; ignored", key)
         return default
 
-    async def _run(
+    def _run(
         self, script: _Script, keys: list[str], args: Sequence[Any] = (), **options: Any
-    ) -> Any:
+    ) -> Awaitable[Any]:
         """*script* on *keys* through :meth:`_call`."""
-        return await self._call(lambda client: script(client, keys, args, **options))
+        return self._call(lambda client: script(client, keys, args, **options))
 
     async def _fields(self, key: str) -> Mapping[Any, Any] | None:
         """The fields of the hash at *key* (empty: no key), or ``None`` if
@@ -1008,13 +1003,8 @@ class RedisDatabase:
         if not is_valid_id(session_id):
             return None
         key = self.key(session_id)
-        try:
-            raw = await self._call(
-                lambda client: client.execute_command("HGETALL", key, **_RAW), keep=ResponseError
-            )
-        except ResponseError as exc:
-            if not _wrong_type(exc):
-                raise self._unavailable(exc) from None
+        raw = await self._fields(key)
+        if raw is None:
             return await self._load_alias(key)
         return _record(raw, key)
 
@@ -1076,7 +1066,7 @@ class RedisDatabase:
         bound = Binding.loads(record.binding)
         if bound is not None:
             args += ["_b", record.binding, "_t", bound.tag]
-        return bool(await self._call(lambda client: _CREATE(client, [key], args)))
+        return bool(await self._run(_CREATE, [key], args))
 
     async def commit(
         self,
@@ -1110,7 +1100,7 @@ class RedisDatabase:
         ]
         for op in ops:
             args += [op.kind, op.key, op.value]
-        result = await self._call(lambda client: _COMMIT(client, [key], args))
+        result = await self._run(_COMMIT, [key], args)
         status, name = (_text(part) for part in result)
         if status == "ok":
             await self._extend_index_apart(name, until)
@@ -1143,7 +1133,7 @@ class RedisDatabase:
             _num(expires_at),
             "" if self.cluster else self.prefix,
         ]
-        touched, text = await self._call(lambda client: _TOUCH(client, [key], args))
+        touched, text = await self._run(_TOUCH, [key], args)
         if touched == 2:
             raise SessionMoved(_text(text))
         await self._extend_index_apart(_text(text), until)
@@ -1375,7 +1365,7 @@ class RedisDatabase:
 
     async def _index_write(self, tag: str, args: list[str | int]) -> None:
         index = self.index_key(tag)
-        answer = await self._call(lambda client: _INDEX_ADD(client, [index], args))
+        answer = await self._run(_INDEX_ADD, [index], args)
         if int(answer) >= 2:
             log.warning("tornsess: redis key %s held another type than a hash; replaced", index)
 
@@ -1428,7 +1418,7 @@ class RedisDatabase:
             else:
                 found.append((handle, record))
         if dead:
-            await self._call(lambda client: _INDEX_PRUNE(client, [index], dead))
+            await self._run(_INDEX_PRUNE, [index], dead)
         return found
 
     async def index_destroy(self, tag: str, handle: str) -> tuple[bool, str | None]:
@@ -1460,7 +1450,7 @@ class RedisDatabase:
             existed = await self._destroy_following(store_hash)
         # The entry goes only if it still names the key just deleted: a
         # regenerate may have re-pointed it at the session's new key.
-        await self._call(lambda client: _INDEX_PRUNE(client, [index], [handle, raw]))
+        await self._run(_INDEX_PRUNE, [index], [handle, raw])
         return existed, None
 
     async def _destroy_following(self, store_hash: str) -> bool:
