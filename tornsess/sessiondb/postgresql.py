@@ -290,6 +290,18 @@ class _Unreadable(Exception):
     """A row this store cannot read (not JSON of its shape)."""
 
 
+def _applied(data: object, binding: str | None, ops: Sequence[Op]) -> tuple[str, str | None]:
+    """A row's data and binding after *ops* (:func:`apply_ops`).
+
+    :raises _Unreadable: *data* is no row of this store's.
+    :raises tornsess.ImmutableEntry: an operation changes an immutable key.
+    :raises TypeError: an increment of a value that is not a number.
+    """
+    values, immutable, flashes = _unpack(data)
+    binding = apply_ops(values, immutable, flashes, ops, binding or None)
+    return _pack(values, immutable, flashes), binding
+
+
 def _entries(loaded: object, field: str) -> dict[str, str]:
     if not isinstance(loaded, dict):
         raise _Unreadable(f"the {field}s are not an object")
@@ -923,11 +935,9 @@ class PostgreSQLDatabase:
             if seen is None:
                 return False
             try:
-                values, immutable, flashes = _unpack(seen[0])
-                binding = apply_ops(values, immutable, flashes, ops, seen[1] or None)
+                data, binding = _applied(seen[0], seen[1], ops)
             except (_Unreadable, ImmutableEntry, TypeError):
                 return False  # what was seen may be stale: the locked path decides
-            data = _pack(values, immutable, flashes)
             cur = await conn.execute(
                 schema.update_unchanged,
                 (data, binding, accessed, deadline, expires_at, key, now, seen[0], seen[1]),
@@ -949,15 +959,14 @@ class PostgreSQLDatabase:
                     await cur.execute("ROLLBACK")
                     return await _moved(conn, schema, key, now) or False
                 try:
-                    values, immutable, flashes = _unpack(row[0])
+                    # ImmutableEntry and TypeError go up before anything is
+                    # written; _call rolls back.
+                    data, binding = _applied(row[0], row[1], ops)
                 except _Unreadable as exc:
                     await cur.execute(schema.delete, (key,))
                     await cur.execute("COMMIT")
                     log.warning("tornsess: removed an unreadable PostgreSQL session row (%s)", exc)
                     return False
-                # Raises before anything is written; _call rolls back.
-                binding = apply_ops(values, immutable, flashes, ops, row[1] or None)
-                data = _pack(values, immutable, flashes)
                 await cur.execute(
                     schema.update, (data, binding, accessed, deadline, expires_at, key)
                 )
