@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import json
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -22,6 +24,9 @@ from typing import Any
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+
+from tornsess.database import Renewable
+from tornsess.ids import new_id, open_successor, seal_successor
 
 REDIS_HINT = (
     "install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) "
@@ -483,3 +488,31 @@ class Browser:
         return await self.request(
             path, method="POST", body=body if body is not None else "", **kwargs
         )
+
+
+async def renew(db: Renewable, old: str, new: str, grace: float = 30.0) -> bool | str:
+    """Renew *old* to *new* in store *db*, with a grace window of *grace*
+    seconds."""
+    now = time.time()
+    return await db.renew(old, new, seal_successor(old, new), now, now + grace)
+
+
+async def race_two_renewals(
+    stores: tuple[Renewable, Renewable], old: str, release: Callable[[], object]
+) -> str:
+    """Renew *old* on both *stores* at once, while the caller holds a lock
+    that both wait on, then *release* it: one renews, the other is given
+    the winner's sealed id. The winner's new id."""
+    ids = [new_id(), new_id()]
+    racing = [
+        asyncio.ensure_future(renew(db, old, new)) for db, new in zip(stores, ids, strict=True)
+    ]
+    await asyncio.sleep(0.3)
+    assert not any(task.done() for task in racing)
+    release()
+    results = await asyncio.gather(*racing)
+    assert results.count(True) == 1
+    winner = ids[results.index(True)]
+    loser = results[1 - results.index(True)]
+    assert isinstance(loser, str) and open_successor(old, loser) == winner
+    return winner

@@ -32,11 +32,18 @@ from psycopg_pool import AsyncConnectionPool
 
 import tornsess
 from tests.apps import make_app
-from tests.helpers import AppProcess, Browser, OwnPostgres, free_port
+from tests.helpers import (
+    AppProcess,
+    Browser,
+    OwnPostgres,
+    free_port,
+    race_two_renewals,
+    renew,
+)
 from tornsess import ConfigError, SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.database import Binding, Op, Record
 from tornsess.errors import SessionMoved
-from tornsess.ids import new_id, open_successor, seal_successor, store_key
+from tornsess.ids import new_id, open_successor, store_key
 from tornsess.sessiondb import PostgreSQLDatabase
 from tornsess.sessiondb.postgresql import SCHEMA_VERSION
 
@@ -406,12 +413,6 @@ async def test_tables_dropped_under_the_store_are_made_again(
 # -- id renewal ------------------------------------------------------------------------
 
 
-async def renew(db: PostgreSQLDatabase, old: str, new: str, grace: float = 30.0) -> bool | str:
-    """Renew *old* to *new* with a grace window of *grace* seconds."""
-    now = time.time()
-    return await db.renew(old, new, seal_successor(old, new), now, now + grace)
-
-
 def every_text(admin: psycopg.Connection[Any], table: str) -> str:
     """Everything the store's four tables hold, as one text."""
     parts = [
@@ -558,19 +559,7 @@ async def test_concurrent_renewals_on_two_stores_end_on_one_id(
             sql.SQL("SELECT 1 FROM {} WHERE key = %s FOR UPDATE").format(sql.Identifier(table)),
             (store_key(old),),
         )
-        ids = [new_id(), new_id()]
-        racing = [
-            asyncio.ensure_future(renew(db, old, new))
-            for db, new in zip((first, second), ids, strict=True)
-        ]
-        await asyncio.sleep(0.3)
-        assert not any(task.done() for task in racing)
-        admin.execute("COMMIT")
-        results = await asyncio.gather(*racing)
-        assert results.count(True) == 1
-        winner = ids[results.index(True)]
-        loser_result = results[1 - results.index(True)]
-        assert isinstance(loser_result, str) and open_successor(old, loser_result) == winner
+        winner = await race_two_renewals((first, second), old, lambda: admin.execute("COMMIT"))
         assert rows(admin, table, "key") == [(store_key(winner),)]
         aliases = rows(admin, f"{table}_aliases", "key, target")
         assert aliases == [(store_key(old), store_key(winner))]

@@ -22,11 +22,11 @@ from tornado.testing import bind_unused_port
 
 import tornsess
 from tests.apps import make_app
-from tests.helpers import Browser, OwnRedis
+from tests.helpers import Browser, OwnRedis, race_two_renewals, renew
 from tornsess import SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.database import Op, Record
 from tornsess.errors import SessionMoved
-from tornsess.ids import new_id, open_successor, seal_successor, store_key
+from tornsess.ids import new_id, open_successor, store_key
 from tornsess.sessiondb import RedisDatabase, SQLiteDatabase
 
 NAME = tornsess.DEFAULT_COOKIE_NAME
@@ -468,12 +468,6 @@ async def test_redis_regenerate_by_copy_as_under_cluster(
 # -- SQLite: id renewal ------------------------------------------------------------------
 
 
-async def sqlite_renew(db: SQLiteDatabase, old: str, new: str, grace: float = 30.0) -> bool | str:
-    """Renew *old* to *new* with a grace window of *grace* seconds."""
-    now = time.time()
-    return await db.renew(old, new, seal_successor(old, new), now, now + grace)
-
-
 SQLITE_TABLES = {
     "tornsess_sessions": "SELECT * FROM tornsess_sessions",
     "tornsess_users": "SELECT * FROM tornsess_users",
@@ -504,7 +498,7 @@ async def test_sqlite_renewal_moves_the_row_and_its_entry_and_keeps_no_old_id(
     assert await db.create(old, stored)
     await db.index_add("tag", "tag~one", old, None)
     before = time.time()
-    assert await sqlite_renew(db, old, new) is True
+    assert await renew(db, old, new) is True
     tables = sqlite_tables(path)
     assert old not in repr(tables)
     ((key, sid),) = [row[:2] for row in tables["tornsess_sessions"]]
@@ -543,7 +537,7 @@ async def test_sqlite_calls_on_an_old_id_write_nothing_and_say_where_it_went(
     db = SQLiteDatabase(path)
     old, new, other = new_id(), new_id(), new_id()
     assert await db.create(old, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
-    assert await sqlite_renew(db, old, new) is True
+    assert await renew(db, old, new) is True
     before = sqlite_tables(path)
     for call in (
         db.commit(old, [Op("set", "a", "2")], 5.0, None, None),
@@ -560,11 +554,11 @@ async def test_sqlite_calls_on_an_old_id_write_nothing_and_say_where_it_went(
     assert not await db.create(old, Record({}, frozenset(), {}, 1.0, 1.0, None, None))
     assert await db.create(other, Record({}, frozenset(), {}, 1.0, 1.0, None, None))
     assert await db.rename(other, old) is False
-    assert await sqlite_renew(db, other, old) is False
-    again = await sqlite_renew(db, old, new_id())
+    assert await renew(db, other, old) is False
+    again = await renew(db, old, new_id())
     assert isinstance(again, str) and open_successor(old, again) == new
     with pytest.raises(SessionInterrupted):
-        await sqlite_renew(db, new_id(), new_id())
+        await renew(db, new_id(), new_id())
     # A rename kills the old id at once: no alias of its own.
     renamed = new_id()
     assert await db.rename(new, renamed) is True
@@ -581,7 +575,7 @@ async def test_sqlite_an_old_id_is_unknown_after_its_grace_window(tmp_path: Path
     db = SQLiteDatabase(path)
     old, new = new_id(), new_id()
     assert await db.create(old, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
-    assert await sqlite_renew(db, old, new, grace=0.3) is True
+    assert await renew(db, old, new, grace=0.3) is True
     loaded = await db.load(old)
     assert loaded is not None and loaded.successor is not None
     await asyncio.sleep(0.5)
@@ -592,7 +586,7 @@ async def test_sqlite_an_old_id_is_unknown_after_its_grace_window(tmp_path: Path
     assert len(sqlite_tables(path)["tornsess_aliases"]) == 1
     await db.sweep()
     assert sqlite_tables(path)["tornsess_aliases"] == []
-    assert await sqlite_renew(db, new, new_id(), grace=-1) is True
+    assert await renew(db, new, new_id(), grace=-1) is True
     assert sqlite_tables(path)["tornsess_aliases"] == []
     await db.close()
 
@@ -609,19 +603,7 @@ async def test_sqlite_concurrent_renewals_on_two_stores_end_on_one_id(tmp_path: 
         # then race for it when it lets go.
         with closing(sqlite3.connect(path, isolation_level=None)) as holder:
             holder.execute("BEGIN IMMEDIATE")
-            ids = [new_id(), new_id()]
-            racing = [
-                asyncio.ensure_future(sqlite_renew(db, old, new))
-                for db, new in zip((first, second), ids, strict=True)
-            ]
-            await asyncio.sleep(0.3)
-            assert not any(task.done() for task in racing)
-            holder.execute("COMMIT")
-        results = await asyncio.gather(*racing)
-        assert results.count(True) == 1
-        winner = ids[results.index(True)]
-        loser = results[1 - results.index(True)]
-        assert isinstance(loser, str) and open_successor(old, loser) == winner
+            winner = await race_two_renewals((first, second), old, lambda: holder.execute("COMMIT"))
         tables = sqlite_tables(path)
         assert [row[0] for row in tables["tornsess_sessions"]] == [store_key(winner)]
         assert [row[:2] for row in tables["tornsess_aliases"]] == [
