@@ -25,7 +25,7 @@ typecheck: test-env
 	$(BIN)/mypy
 
 # How complete the types of the public API are, as pyright sees an installed
-# tornsess (not part of `make test` yet). The editable install is an import
+# tornsess (part of `make test`). The editable install is an import
 # hook that pyright cannot follow, so the source tree goes on PYTHONPATH.
 verifytypes: test-env
 	$(BIN)/python tools/verifytypes.py
