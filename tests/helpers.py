@@ -20,12 +20,13 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
-from tornsess.database import Renewable
+from tornsess import SessionInterrupted
+from tornsess.database import Database, Op, Record, Renewable
 from tornsess.ids import new_id, open_successor, seal_successor
 
 REDIS_HINT = (
@@ -490,6 +491,14 @@ class Browser:
         )
 
 
+class RenewingStore(Database, Renewable, Protocol):
+    """A store that renews ids (every bundled one)."""
+
+    async def rename(self, old_id: str, new_id: str, issued: float | None = None) -> bool:
+        """:meth:`Renewable.rename`, which serves as :meth:`Database.rename`."""
+        ...
+
+
 async def renew(db: Renewable, old: str, new: str, grace: float = 30.0) -> bool | str:
     """Renew *old* to *new* in store *db*, with a grace window of *grace*
     seconds."""
@@ -516,3 +525,20 @@ async def race_two_renewals(
     loser = results[1 - results.index(True)]
     assert isinstance(loser, str) and open_successor(old, loser) == winner
     return winner
+
+
+async def outlive_a_grace_window(db: RenewingStore) -> tuple[str, str]:
+    """Renew a new session (``{"a": "1"}``) with a grace window of 0.3 s and
+    wait the window out: the old id then names nothing for any call
+    (checked). The old and the new id."""
+    old, new = new_id(), new_id()
+    assert await db.create(old, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
+    assert await renew(db, old, new, grace=0.3) is True
+    loaded = await db.load(old)
+    assert loaded is not None and loaded.successor is not None
+    await asyncio.sleep(0.5)
+    assert await db.load(old) is None and not await db.exists(old)
+    with pytest.raises(SessionInterrupted):
+        await db.commit(old, [Op("set", "a", "2")], 5.0, None, None)
+    assert not await db.touch(old, 5.0, None) and not await db.destroy(old)
+    return old, new

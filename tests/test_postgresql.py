@@ -37,6 +37,7 @@ from tests.helpers import (
     Browser,
     OwnPostgres,
     free_port,
+    outlive_a_grace_window,
     race_two_renewals,
     renew,
 )
@@ -520,16 +521,7 @@ async def test_an_old_id_is_unknown_after_its_grace_window(
 ) -> None:
     table = unique()
     db = PostgreSQLDatabase(postgresql_dsn, table=table)
-    old, new = new_id(), new_id()
-    assert await db.create(old, record(a="1"))
-    assert await renew(db, old, new, grace=0.3) is True
-    loaded = await db.load(old)
-    assert loaded is not None and loaded.successor is not None
-    await asyncio.sleep(0.5)
-    assert await db.load(old) is None and not await db.exists(old)
-    with pytest.raises(SessionInterrupted):
-        await db.commit(old, [Op("set", "a", "2")], 5.0, None, None)
-    assert not await db.touch(old, 5.0, None) and not await db.destroy(old)
+    _, new = await outlive_a_grace_window(db)
     loaded = await db.load(new)
     assert loaded is not None and loaded.values == {"a": "1"}
     # The sweep deletes the alias row; a window already over leaves none.

@@ -22,7 +22,7 @@ from tornado.testing import bind_unused_port
 
 import tornsess
 from tests.apps import make_app
-from tests.helpers import Browser, OwnRedis, race_two_renewals, renew
+from tests.helpers import Browser, OwnRedis, outlive_a_grace_window, race_two_renewals, renew
 from tornsess import SessionInterrupted, Sessions, StoreUnavailable
 from tornsess.database import Op, Record
 from tornsess.errors import SessionMoved
@@ -573,16 +573,7 @@ async def test_sqlite_calls_on_an_old_id_write_nothing_and_say_where_it_went(
 async def test_sqlite_an_old_id_is_unknown_after_its_grace_window(tmp_path: Path) -> None:
     path = str(tmp_path / "grace.db")
     db = SQLiteDatabase(path)
-    old, new = new_id(), new_id()
-    assert await db.create(old, Record({"a": "1"}, frozenset(), {}, 1.0, 1.0, None, None))
-    assert await renew(db, old, new, grace=0.3) is True
-    loaded = await db.load(old)
-    assert loaded is not None and loaded.successor is not None
-    await asyncio.sleep(0.5)
-    assert await db.load(old) is None and not await db.exists(old)
-    with pytest.raises(SessionInterrupted):
-        await db.commit(old, [Op("set", "a", "2")], 5.0, None, None)
-    assert not await db.touch(old, 5.0, None) and not await db.destroy(old)
+    _, new = await outlive_a_grace_window(db)
     assert len(sqlite_tables(path)["tornsess_aliases"]) == 1
     await db.sweep()
     assert sqlite_tables(path)["tornsess_aliases"] == []
