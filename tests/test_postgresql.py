@@ -1261,3 +1261,56 @@ async def test_a_revoke_waiting_on_a_renewal_destroys_the_renewed_session(
     assert await revoker.index_sessions(binding.tag) == []
     await renewer.close()
     await revoker.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_call_cancelled_in_the_middle_of_a_command_ends_cancelled(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    # Cancelled while PostgreSQL runs its command (here: waiting for a row
+    # another connection holds), a call ends cancelled (psycopg cancels the
+    # command), and the store goes on: no connection is left busy.
+    table = unique()
+    db = PostgreSQLDatabase(postgresql_dsn, table=table, timeout=20)
+    sid = new_id()
+    assert await db.create(sid, record(n="1"))
+    admin.execute("BEGIN")
+    admin.execute(
+        sql.SQL("SELECT 1 FROM {} WHERE key = %s FOR UPDATE").format(sql.Identifier(table)),
+        (store_key(sid),),
+    )
+    call = asyncio.ensure_future(db.touch(sid, time.time(), None))
+    await lock_waiters(admin, 1)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    admin.execute("COMMIT")
+    assert await db.touch(sid, time.time(), None)
+    loaded = await db.load(sid)
+    assert loaded is not None and loaded.values == {"n": "1"}
+    await db.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_close_ends_a_sweep_under_way(
+    postgresql_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
+    # A sweep that waits for the table when the store is closed is ended
+    # with it: nothing is left pending for the loop's end to destroy (CI
+    # once failed on that, "Task was destroyed but it is pending!").
+    table = unique()
+    db = PostgreSQLDatabase(postgresql_dsn, table=table, sweep_interval=0.05, timeout=20)
+    await db.setup()  # the first call starts the periodic sweep
+    admin.execute("BEGIN")
+    admin.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(table)))
+    try:
+        await lock_waiters(admin, 1)
+        await db.close()
+        sweeping = [
+            task
+            for task in asyncio.all_tasks()
+            if getattr(task.get_coro(), "__qualname__", "") == "PostgreSQLDatabase.sweep"
+        ]
+        assert sweeping == []
+    finally:
+        admin.execute("COMMIT")

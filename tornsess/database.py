@@ -430,6 +430,7 @@ class Sweeper:
         self._needed = needed
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: set[asyncio.Future[object]] = set()  # sweeps under way
 
     def ensure(self) -> None:
         """Start the timer on the running loop, if it is not running there."""
@@ -448,22 +449,32 @@ class Sweeper:
             result = self._sweep()
             if asyncio.iscoroutine(result):
                 task = asyncio.ensure_future(result)
-                task.add_done_callback(_log_sweep_failure)
+                self._running.add(task)
+                task.add_done_callback(self._done)
         except Exception:  # pragma: no cover - defensive
             log.exception("tornsess: session sweep failed")
         if self._needed():
             self.ensure()
 
-    def cancel(self) -> None:
-        """Stop the timer."""
+    def _done(self, task: asyncio.Future[object]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("tornsess: session sweep failed: %s", task.exception())
+
+    async def stop(self) -> None:
+        """Stop the timer, and the sweeps under way on the running loop (they
+        are cancelled, and this returns once they have ended), so that a
+        store's ``close`` leaves no sweep behind to be destroyed with its
+        loop."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-def _log_sweep_failure(task: asyncio.Future[object]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("tornsess: session sweep failed: %s", task.exception())
+        loop = asyncio.get_running_loop()
+        here = [task for task in self._running if task.get_loop() is loop]
+        for task in here:
+            task.cancel()
+        if here:
+            await asyncio.wait(here)
 
 
 class _Entry(Record):
@@ -842,4 +853,4 @@ class MemoryDatabase:
         return True, session_id
 
     async def close(self) -> None:
-        self._sweeper.cancel()
+        await self._sweeper.stop()

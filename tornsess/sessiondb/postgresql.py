@@ -1314,7 +1314,7 @@ class PostgreSQLDatabase:
         """Stop the sweep and close the store's connections on the running
         loop (a pool you passed is left to you): the idle ones now, those in
         use when their call ends. A later call opens new ones. Never raises."""
-        self._sweeper.cancel()
+        await self._sweeper.stop()
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:

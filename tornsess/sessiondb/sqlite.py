@@ -877,7 +877,7 @@ class SQLiteDatabase:
 
     async def close(self) -> None:
         """Stop the sweep, close the file and the database thread."""
-        self._sweeper.cancel()
+        await self._sweeper.stop()
 
         def work(conn: sqlite3.Connection) -> None:
             conn.close()
